@@ -1,0 +1,156 @@
+"""The wire protocol between the drafts API and its pages, in one place.
+
+Every request body, response body and SSE event payload is a pydantic model here. The stream
+route, the OpenAPI document, the harness's frame validation and the README table are all derived
+from these models, so the protocol cannot drift between the two sides without a test noticing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+CampaignId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+TaskId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+
+
+class TaskState(StrEnum):
+    """The task states written to Redis, in the order a generation goes through them."""
+
+    PENDING = "PENDING"
+    STARTED = "STARTED"
+    PROGRESS = "PROGRESS"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (TaskState.SUCCESS, TaskState.FAILURE)
+
+
+class Tone(StrEnum):
+    PROFESSIONAL = "professional"
+    FRIENDLY = "friendly"
+    PLAYFUL = "playful"
+    FORMAL = "formal"
+
+
+class Length(StrEnum):
+    SHORT = "short"
+    MEDIUM = "medium"
+    LONG = "long"
+
+
+class GenerateRequest(BaseModel):
+    """The generation inputs posted by the new-draft form."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    topic: Annotated[str, Field(min_length=3, max_length=200, description="What the draft is about.")]
+    audience: Annotated[str, Field(min_length=1, max_length=120, description="Who it is written for.")]
+    tone: Tone = Tone.PROFESSIONAL
+    length: Length = Length.MEDIUM
+    key_points: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]],
+        Field(max_length=10, description="Points the draft must cover, at most 10."),
+    ] = []
+
+
+class GenerateAccepted(BaseModel):
+    """202 answer to a generation request: where to follow the task's progress."""
+
+    task_id: str
+    stream_url: Annotated[str, Field(description="Path of the SSE stream, relative to the API origin.")]
+
+
+class Draft(BaseModel):
+    """A saved draft, as the editor page loads it and as the `success` event carries it."""
+
+    id: str
+    campaign_id: str
+    title: str
+    body: str
+    tone: Tone
+    length: Length
+    created_at: datetime
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx JSON body: one readable sentence, plus field errors for 422."""
+
+    detail: str
+    errors: list[str] = []
+
+
+# --- SSE event payloads -------------------------------------------------------------------------
+
+
+class StatusEvent(BaseModel):
+    """Data of `started`, `pending` and `progress`: the text the page shows while work runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["status"] = "status"
+    message: str
+
+
+class CompleteEvent(BaseModel):
+    """Data of `success`: the saved draft (already readable at `GET /v1/drafts/{id}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["complete"] = "complete"
+    draft: Draft
+
+
+class ErrorEvent(BaseModel):
+    """Data of the server's `error` event: a message meant for the user, shown verbatim."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["error"] = "error"
+    message: str
+
+
+class DoneEvent(BaseModel):
+    """Data of `done`, the last event of every stream: `{}` (an event needs a data line)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# Event name -> payload model. The names are the `event:` field on the wire; none is unnamed,
+# which is exactly why a page listening only with `onmessage` receives nothing.
+STREAM_EVENTS: Final[dict[str, type[BaseModel]]] = {
+    "started": StatusEvent,
+    "pending": StatusEvent,
+    "progress": StatusEvent,
+    "success": CompleteEvent,
+    "error": ErrorEvent,
+    "done": DoneEvent,
+}
+
+# The event each task state is announced with.
+EVENT_FOR_STATE: Final[dict[TaskState, str]] = {
+    TaskState.PENDING: "pending",
+    TaskState.STARTED: "started",
+    TaskState.PROGRESS: "progress",
+    TaskState.SUCCESS: "success",
+    TaskState.FAILURE: "error",
+}
+
+TERMINAL_EVENTS: Final[frozenset[str]] = frozenset({"success", "error"})
+
+
+def stream_path(campaign_id: str, task_id: str) -> str:
+    return f"/v1/campaigns/{campaign_id}/drafts/generate/stream/{task_id}"
+
+
+def generate_path(campaign_id: str) -> str:
+    return f"/v1/campaigns/{campaign_id}/drafts/generate"
+
+
+def draft_path(draft_id: str) -> str:
+    return f"/v1/drafts/{draft_id}"
