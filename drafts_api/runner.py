@@ -1,0 +1,102 @@
+"""The task runner: runs generations in the background and records their progress in Redis.
+
+`run_generation` is the job; a `TaskRunner` decides where it runs. The default runs it as an asyncio
+task beside the API (cancelled when the API shuts down). A runner living outside the API process's
+lifetime (a worker, as Celery is in production) can be passed to `create_app`; the harness does so, so
+that a backend restart mid-generation does not kill the generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from redis import RedisError
+
+from drafts_api.generation import DraftGenerator, GenerationFailed
+from drafts_api.protocol import Draft, GenerateRequest, TaskState
+from drafts_api.tasks import TaskStore, new_id
+
+logger = logging.getLogger("drafts_api.runner")
+
+GENERIC_FAILURE = "Draft generation failed. Please try again."
+INTERRUPTED = "Draft generation was interrupted. Please try again."
+
+Job = Callable[[TaskStore], Awaitable[None]]
+"""A unit of background work; the runner hands it a `TaskStore` bound to the runner's own event loop."""
+
+
+class TaskRunner(Protocol):
+    def submit(self, job: Job) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def run_generation(
+    store: TaskStore,
+    *,
+    task_id: str,
+    campaign_id: str,
+    request: GenerateRequest,
+    generator: DraftGenerator,
+) -> None:
+    """Generate one draft, writing STARTED, PROGRESS..., then SUCCESS (draft saved first) or FAILURE."""
+
+    async def report_progress(message: str) -> None:
+        await store.update_task_state(task_id, TaskState.PROGRESS, {"message": message})
+
+    try:
+        await store.update_task_state(task_id, TaskState.STARTED, {"message": "Generation started..."})
+        content = await generator.generate(request, report_progress)
+        draft = Draft(
+            id=new_id(),
+            campaign_id=campaign_id,
+            title=content.title,
+            body=content.body,
+            tone=request.tone,
+            length=request.length,
+            created_at=datetime.now(UTC),
+        )
+        # The draft must be readable before the page is told about it: it navigates straight to it.
+        await store.save_draft(draft)
+        await store.update_task_state(task_id, TaskState.SUCCESS, {"draft": draft.model_dump(mode="json")})
+    except GenerationFailed as failure:
+        await _record_failure(store, task_id, failure.message)
+    except asyncio.CancelledError:
+        await _record_failure(store, task_id, INTERRUPTED)
+        raise
+    except RedisError as exc:
+        # Redis is the only place progress can be written; the stream reports the outage itself.
+        logger.warning("task %s: Redis failed during generation: %s", task_id, exc)
+    except Exception:
+        logger.exception("task %s: the generator raised", task_id)
+        await _record_failure(store, task_id, GENERIC_FAILURE)
+
+
+async def _record_failure(store: TaskStore, task_id: str, message: str) -> None:
+    try:
+        await store.update_task_state(task_id, TaskState.FAILURE, {"message": message})
+    except (RedisError, KeyError) as exc:
+        logger.warning("task %s: could not record failure %r: %s", task_id, message, exc)
+
+
+class InProcessRunner:
+    """Runs jobs as asyncio tasks on the API's event loop, with the API's store."""
+
+    def __init__(self, store: TaskStore) -> None:
+        self.store = store
+        # Strong references: the event loop keeps only weak ones to tasks.
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, job: Job) -> None:
+        task = asyncio.get_running_loop().create_task(job(self.store))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
