@@ -1,0 +1,271 @@
+"""The gate's fixtures: a ladder from the costly and shared (session) to the cheap and per test.
+
+Session (one per pytest-xdist worker): `gate_options`, `redis_provider`, `scripted_generator`,
+`generation_worker`, `wire_log`, `live_frontend`, `backend_settings`, `live_backend`.
+Per test: `backend` (state reset), `scripted`, `redis_outage`, `frontend` (page configuration reset),
+`fault_proxy`, `foreign_frontend`, `gate_evidence`, `gate_page`.
+Every one of them can be overridden in a `conftest.py` by defining a fixture of the same name.
+
+pytest-playwright's `browser_type_launch_args` and `browser_context_args` are extended, not replaced:
+its flags (`--browser`, `--headed`, `--tracing`, `--video`, `--screenshot`, `--output`) keep working.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from drafts_api.settings import Settings
+from harness._backend import (
+    BackendParts,
+    LiveBackend,
+    build_default_app,
+    fakeredis_from_url,
+    load_backend_app,
+)
+from harness._frontend import FrontendConfig, frontend_app
+from harness._live_server import LiveServer
+from harness._options import GateOptions
+from harness._redis import RedisProvider, RedisUnavailable, make_provider
+from harness._worker import WorkerThread
+from harness.browsers import BrowserNotFound, find_browser
+from harness.evidence_collector import EvidenceCollector
+from harness.fault_proxy import FaultProxy
+from harness.scripted import ScriptedGenerator
+from harness.wire_recorder import WireLog, WireRecorder
+
+STUB_FRONTEND_DIR = Path(__file__).resolve().parent.parent / "stub_frontend"
+
+# Test timings: fast polls keep the suite quick; every step a page must show is still gated by the
+# test through scripted generation, so nothing depends on these values being small.
+TEST_HEARTBEAT_POLLS = 4
+TEST_RETRY_MS = 250
+TEST_RECONNECT_TIMEOUT_MS = 4000
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # "gw3" under pytest-xdist
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
+def origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+# --- session: one per worker ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def gate_options(pytestconfig: pytest.Config) -> GateOptions:
+    """The gate's options (`--sse-client`, `--backend-app`, `--redis-url`, ...), parsed once."""
+    return GateOptions.from_config(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def redis_provider(gate_options: GateOptions) -> Iterator[RedisProvider]:
+    """fakeredis by default; with `--redis-url`, a real Redis with one database per xdist worker."""
+    try:
+        provider = make_provider(gate_options.redis_url, _worker_index())
+    except RedisUnavailable as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    yield provider
+    provider.close()
+
+
+@pytest.fixture(scope="session")
+def scripted_generator() -> ScriptedGenerator:
+    """The generator plugged into the backend; tests drive it through `scripted`."""
+    return ScriptedGenerator()
+
+
+@pytest.fixture(scope="session")
+def wire_log() -> WireLog:
+    """Everything the backend sent, as it sent it (SSE frames with send times, other responses)."""
+    return WireLog()
+
+
+@pytest.fixture(scope="session")
+def frontend_config() -> FrontendConfig:
+    return FrontendConfig(apiBase="", reconnectTimeoutMs=TEST_RECONNECT_TIMEOUT_MS)
+
+
+@pytest.fixture(scope="session")
+def live_frontend(gate_options: GateOptions, frontend_config: FrontendConfig) -> Iterator[LiveServer | str]:
+    """The frontend's origin: a served static directory (a LiveServer), or `--frontend-url` as is."""
+    if gate_options.frontend_url:
+        yield gate_options.frontend_url
+        return
+    directory = gate_options.frontend_dir or STUB_FRONTEND_DIR
+    server = LiveServer(frontend_app(directory, frontend_config, gate_options.sse_client))
+    server.start()
+    yield server
+    server.stop()
+
+
+def _frontend_url(live_frontend: LiveServer | str) -> str:
+    return live_frontend if isinstance(live_frontend, str) else live_frontend.url
+
+
+@pytest.fixture(scope="session")
+def backend_settings(gate_options: GateOptions, live_frontend: LiveServer | str) -> Settings:
+    """The harness backend's settings: test timings, CORS for the frontend's origin only."""
+    return Settings(
+        poll_interval=gate_options.poll_interval,
+        heartbeat_polls=TEST_HEARTBEAT_POLLS,
+        retry_ms=TEST_RETRY_MS,
+        cors_origins=[origin_of(_frontend_url(live_frontend))],
+        cors_origin_regex=None,
+        key_prefix="gate:",
+    )
+
+
+@pytest.fixture(scope="session")
+def generation_worker(redis_provider: RedisProvider, backend_settings: Settings) -> Iterator[WorkerThread]:
+    """Runs generations outside the backend's lifetime, as a real worker process would."""
+    worker = WorkerThread(
+        redis_provider.async_client, task_ttl=backend_settings.task_ttl, key_prefix=backend_settings.key_prefix
+    ).start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def live_backend(
+    gate_options: GateOptions,
+    backend_settings: Settings,
+    scripted_generator: ScriptedGenerator,
+    redis_provider: RedisProvider,
+    generation_worker: WorkerThread,
+    wire_log: WireLog,
+) -> Iterator[LiveBackend]:
+    """The backend under test, served on 127.0.0.1 by uvicorn in this process (or `--backend-url`)."""
+    if gate_options.backend_url:
+        yield LiveBackend(gate_options.backend_url, f"running backend at {gate_options.backend_url}")
+        return
+    parts = BackendParts(backend_settings, scripted_generator, redis_provider.async_client, generation_worker)
+    with fakeredis_from_url(redis_provider):
+        loaded = load_backend_app(gate_options.backend_app, parts) if gate_options.backend_app else (
+            build_default_app(parts)
+        )
+        server = LiveServer(WireRecorder(loaded.app, wire_log))
+        server.start()
+        backend = LiveBackend(server.url, loaded.description, server=server, scriptable=loaded.scriptable)
+        yield backend
+        backend.stop()
+
+
+# --- per test --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def backend(
+    live_backend: LiveBackend,
+    redis_provider: RedisProvider,
+    scripted_generator: ScriptedGenerator,
+    generation_worker: WorkerThread,
+) -> LiveBackend:
+    """The live backend with a clean slate: no task, draft or held generation from an earlier test."""
+    if live_backend.is_local:
+        scripted_generator.reset()
+        generation_worker.cancel_all()
+        redis_provider.flush()
+    return live_backend
+
+
+@pytest.fixture
+def scripted(backend: LiveBackend, scripted_generator: ScriptedGenerator) -> ScriptedGenerator:
+    """Step the backend's generation from the test: `run = scripted.next_run(); run.progress("...")`."""
+    if not backend.scriptable:
+        pytest.skip(
+            f"scripted generation needs a backend the harness builds with its generator; "
+            f"{backend.description} does not accept one"
+        )
+    return scripted_generator
+
+
+@pytest.fixture
+def redis_outage(backend: LiveBackend, redis_provider: RedisProvider) -> Callable[[], contextlib.AbstractContextManager[None]]:
+    """`with redis_outage(): ...` makes every Redis command fail, then heals (fakeredis only)."""
+    if not backend.is_local:
+        pytest.skip(f"cannot take down the Redis of {backend.description}")
+    return redis_provider.outage
+
+
+@pytest.fixture
+def frontend(
+    live_frontend: LiveServer | str, frontend_config: FrontendConfig, backend: LiveBackend
+) -> Iterator[str]:
+    """The frontend's URL, its `/config.js` pointing the page at the live backend."""
+    frontend_config.reset()
+    frontend_config.update(apiBase=backend.url)
+    yield _frontend_url(live_frontend)
+    frontend_config.reset()
+
+
+@pytest.fixture
+def fault_proxy(backend: LiveBackend, frontend: str, frontend_config: FrontendConfig) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy between page and backend; the page's API base points at it."""
+    with FaultProxy(backend.url) as proxy:
+        frontend_config.update(apiBase=proxy.url)
+        yield proxy
+
+
+@pytest.fixture
+def foreign_frontend(gate_options: GateOptions, frontend_config: FrontendConfig, frontend: str) -> Iterator[str]:
+    """The same frontend served from an origin the backend's CORS settings do not allow."""
+    if gate_options.frontend_url:
+        pytest.skip("a second origin needs a frontend the harness serves (not --frontend-url)")
+    directory = gate_options.frontend_dir or STUB_FRONTEND_DIR
+    with LiveServer(frontend_app(directory, frontend_config, gate_options.sse_client)) as server:
+        yield server.url
+
+
+@pytest.fixture
+def gate_evidence(
+    request: pytest.FixtureRequest, page: Page, wire_log: WireLog, output_path: str
+) -> Iterator[EvidenceCollector]:
+    """Records what the page and the backend did, for the failure report and its diagnosis."""
+    collector = EvidenceCollector(request.node.nodeid, page, wire_log, Path(output_path))
+    collector.start()
+    request.node.stash[EvidenceCollector.STASH_KEY] = collector
+    yield collector
+    collector.stop()
+
+
+@pytest.fixture
+def gate_page(page: Page, frontend: str, backend: LiveBackend, gate_evidence: EvidenceCollector) -> Page:
+    """pytest-playwright's `page`, on the frontend's origin, with the gate's evidence recording on."""
+    return page
+
+
+# --- pytest-playwright, extended -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any], browser_name: str) -> dict[str, Any]:
+    """Playwright's own browser where installed, else a system Chromium with the flags it needs here."""
+    if browser_type_launch_args.get("executable_path") or browser_type_launch_args.get("channel"):
+        return browser_type_launch_args
+    try:
+        choice = find_browser(browser_name)
+    except BrowserNotFound as exc:
+        pytest.fail(str(exc), pytrace=False)
+    if choice.executable_path is None:
+        return browser_type_launch_args
+    args = [*browser_type_launch_args.get("args", []), *choice.launch_args]
+    return {**browser_type_launch_args, "executable_path": choice.executable_path, "args": args}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(
+    browser_context_args: dict[str, Any], live_frontend: LiveServer | str
+) -> dict[str, Any]:
+    """Pages open relative to the frontend (not pytest-base-url's `base_url`, which every session reads)."""
+    return {**browser_context_args, "base_url": _frontend_url(live_frontend)}

@@ -1,0 +1,57 @@
+"""The SSE progress gate as a pytest plugin (entry point `harness.plugin`, or `-p harness.plugin`).
+
+Hooks only; the fixtures live in `harness.fixtures`, registered in `pytest_configure` so that they are
+registered after pytest-playwright's and extend its `browser_type_launch_args`/`browser_context_args`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pytest
+
+from harness import fixtures
+from harness._options import GateOptions, add_options
+from harness.browsers import BrowserNotFound, find_browser
+from harness.evidence_collector import EvidenceCollector
+
+_FIXTURES_PLUGIN_NAME = "harness.fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    GateOptions.from_config(config)  # fail fast on contradictory options, before any test runs
+    if not config.pluginmanager.has_plugin(_FIXTURES_PLUGIN_NAME):
+        config.pluginmanager.register(fixtures, _FIXTURES_PLUGIN_NAME)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    options = GateOptions.from_config(config)
+    browser_name = (config.getoption("browser", None) or ["chromium"])[0]
+    try:
+        browser = find_browser(browser_name).description
+    except BrowserNotFound as exc:
+        browser = f"none usable ({exc})"
+    redis = f"real Redis at {options.redis_url} (one db per worker)" if options.redis_url else "fakeredis"
+    backend = options.backend_url or options.backend_app or "drafts_api.app:create_app"
+    frontend = options.frontend_url or str(options.frontend_dir or fixtures.STUB_FRONTEND_DIR)
+    lines = [
+        f"sse-gate: browser {browser_name}: {browser}",
+        f"sse-gate: redis: {redis}; backend: {backend}",
+        f"sse-gate: frontend: {frontend}" + (f"; sse client: {options.sse_client}" if options.sse_client else ""),
+    ]
+    return lines
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    collector = item.stash.get(EvidenceCollector.STASH_KEY, None)
+    if collector is not None and report.when == "call" and report.failed:
+        collector.explain_failure(report, call)
+    return report
