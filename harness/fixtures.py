@@ -40,6 +40,9 @@ from harness.fault_proxy import FaultProxy
 from harness.scripted import ScriptedGenerator
 from harness.wire_recorder import WireLog, WireRecorder
 
+RedisOutage = Callable[[], contextlib.AbstractContextManager[None]]
+"""`with redis_outage(): ...`: every Redis command fails inside the block."""
+
 STUB_FRONTEND_DIR = Path(__file__).resolve().parent.parent / "stub_frontend"
 
 # Test timings: fast polls keep the suite quick; every step a page must show is still gated by the
@@ -191,7 +194,7 @@ def scripted(backend: LiveBackend, scripted_generator: ScriptedGenerator) -> Scr
 
 
 @pytest.fixture
-def redis_outage(backend: LiveBackend, redis_provider: RedisProvider) -> Callable[[], contextlib.AbstractContextManager[None]]:
+def redis_outage(backend: LiveBackend, redis_provider: RedisProvider) -> RedisOutage:
     """`with redis_outage(): ...` makes every Redis command fail, then heals (fakeredis only)."""
     if not backend.is_local:
         pytest.skip(f"cannot take down the Redis of {backend.description}")

@@ -53,5 +53,8 @@ def pytest_runtest_makereport(
     report = yield
     collector = item.stash.get(EvidenceCollector.STASH_KEY, None)
     if collector is not None and report.when == "call" and report.failed:
-        collector.explain_failure(report, call)
+        try:
+            collector.explain_failure(report, call)
+        except Exception as exc:  # the evidence must never hide the test's own failure
+            report.sections.append(("sse-gate evidence", f"could not collect the evidence: {exc!r}"))
     return report

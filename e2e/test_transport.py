@@ -1,0 +1,151 @@
+"""What lies between backend and browser: headers, CORS, proxies that buffer or cut quiet streams."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from drafts_api.protocol import STREAM_EVENTS
+from harness.evidence_collector import EvidenceCollector
+from harness.fault_proxy import BufferUnlessAccelOff, FaultProxy, IdleTimeout, Latency
+from harness.fixtures import TEST_HEARTBEAT_POLLS
+from harness.pages import EDITOR_URL, EditorPage, NewDraftPage
+from harness.scripted import ScriptedGenerator
+from harness.waiting import wait_until
+from drafts_api.settings import Settings
+
+COULD_NOT_REACH = "Could not reach the drafts service. Please try again."
+
+
+def _generate_through_proxy(new_draft: NewDraftPage) -> None:
+    new_draft.page.reload()  # /config.js now names the proxy as the API
+    new_draft.fill().generate()
+
+
+def test_stream_headers_defeat_buffering_and_caching(
+    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page, gate_evidence: EvidenceCollector,
+    frontend: str,
+) -> None:
+    """Fails if: the stream loses text/event-stream, Cache-Control: no-cache, X-Accel-Buffering: no,
+    gets compressed, or lacks the CORS header for the page's origin."""
+    new_draft.generate()
+    scripted.next_run().succeed()
+    expect(gate_page).to_have_url(EDITOR_URL)
+    (stream,) = gate_evidence.wire_streams()
+    headers = stream.response_headers
+    assert stream.status == 200
+    assert headers.get("content-type", "").startswith("text/event-stream"), headers
+    assert headers.get("cache-control") == "no-cache", headers
+    assert headers.get("x-accel-buffering") == "no", headers
+    assert "content-encoding" not in headers, headers
+    assert headers.get("access-control-allow-origin") == frontend.rstrip("/"), headers
+
+
+def test_every_frame_is_named_has_data_and_matches_the_protocol(
+    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page, gate_evidence: EvidenceCollector
+) -> None:
+    """Fails if: the backend sends an unnamed event, an event without a data line, or drifts from
+    the payload models (a renamed field, another event name)."""
+    new_draft.generate()
+    run = scripted.next_run()
+    run.progress("One...")
+    expect(new_draft.status).to_have_text("One...")
+    run.succeed()
+    expect(gate_page).to_have_url(EDITOR_URL)
+    (stream,) = gate_evidence.wire_streams()
+    names = [frame.event for frame in stream.events]
+    assert names[0] in ("pending", "started", "progress") and names[-2:] == ["success", "done"], names
+    for frame in stream.events:
+        assert frame.event in STREAM_EVENTS, f"unknown event name {frame.event!r}"
+        assert frame.data is not None, f"event {frame.event!r} without a data line"
+        STREAM_EVENTS[frame.event].model_validate_json(frame.data)
+
+
+def test_page_listens_for_every_event_the_backend_sends_and_logs_no_errors(
+    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page, gate_evidence: EvidenceCollector
+) -> None:
+    """Fails if: the page listens only with onmessage (the production bug) or throws on a payload."""
+    new_draft.generate()
+    run = scripted.next_run()
+    run.progress("Listening...")
+    expect(new_draft.status).to_have_text("Listening...")
+    run.succeed()
+    expect(gate_page).to_have_url(EDITOR_URL)
+    sent = {frame.event for stream in gate_evidence.wire_streams() for frame in stream.events}
+    unheard = sent - gate_evidence.listener_types() - {"done"}
+    assert not unheard, f"backend sent {sorted(sent)}; the page has no listener for {sorted(unheard)}"
+    assert gate_evidence.page_errors() == []
+
+
+def test_progress_passes_a_buffering_proxy_thanks_to_x_accel_buffering(
+    new_draft: NewDraftPage, scripted: ScriptedGenerator, fault_proxy: FaultProxy, gate_page: Page
+) -> None:
+    """nginx buffers responses unless they say `X-Accel-Buffering: no`.
+
+    Fails if: the backend drops that header: the page would see nothing until the stream ends."""
+    fault_proxy.set_fault(BufferUnlessAccelOff())
+    _generate_through_proxy(new_draft)
+    run = scripted.next_run()
+    run.progress("Through nginx...")
+    expect(new_draft.status).to_have_text("Through nginx...")
+    run.succeed()
+    expect(gate_page).to_have_url(EDITOR_URL)
+
+
+def test_heartbeats_keep_a_quiet_stream_alive_through_an_idle_timeout(
+    new_draft: NewDraftPage, scripted: ScriptedGenerator, fault_proxy: FaultProxy,
+    backend_settings: Settings, gate_evidence: EvidenceCollector,
+) -> None:
+    """A proxy cuts connections idle for T; a long quiet step must not lose the stream.
+
+    Fails if: heartbeats stop or come less often than T (the proxy cuts, EventSource reconnects)."""
+    idle_cut = backend_settings.heartbeat_interval * 2.5
+    fault_proxy.set_fault(IdleTimeout(idle_cut, path_contains="/stream/"))
+    _generate_through_proxy(new_draft)
+    run = scripted.next_run()
+    run.progress("A long quiet step...")
+    expect(new_draft.status).to_have_text("A long quiet step...")
+    # Quiet for three idle periods: wait on the wire for the heartbeats that span them.
+    heartbeats_needed = 3 * int(idle_cut / backend_settings.heartbeat_interval + 1)
+    wait_until(gate_evidence.heartbeats_sent, lambda sent: sent >= heartbeats_needed, timeout=10.0,
+               what=f"{heartbeats_needed} heartbeats")
+    run.progress("Still here...")
+    expect(new_draft.status).to_have_text("Still here...")
+    assert fault_proxy.count("/stream/") == 1
+    assert gate_evidence.stream_connections() == 1
+
+
+def test_progress_order_survives_network_latency(
+    new_draft: NewDraftPage, scripted: ScriptedGenerator, fault_proxy: FaultProxy, gate_page: Page
+) -> None:
+    """Fails if: the page or stream reorders events when they arrive late."""
+    fault_proxy.set_fault(Latency(0.05))
+    _generate_through_proxy(new_draft)
+    run = scripted.next_run()
+    for message in ("Slow one...", "Slow two...", "Slow three..."):
+        run.progress(message)
+        expect(new_draft.status).to_have_text(message)
+    run.succeed(title="Late but whole")
+    expect(EditorPage(gate_page).heading).to_have_text("Late but whole")
+
+
+def test_allowed_origin_gets_cors_headers_on_post_and_stream(
+    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_evidence: EvidenceCollector, frontend: str
+) -> None:
+    """Fails if: the API's CORS allows no origin, or the stream response lacks the header."""
+    new_draft.generate()
+    run = scripted.next_run()
+    run.progress("Cross-origin...")
+    expect(new_draft.status).to_have_text("Cross-origin...")
+    origins = {stream.origin for stream in gate_evidence.wire_streams()}
+    assert origins == {frontend.rstrip("/")}, origins
+
+
+def test_page_on_an_origin_the_api_does_not_allow_gets_a_clear_failure(
+    gate_page: Page, foreign_frontend: str, scripted: ScriptedGenerator
+) -> None:
+    """Fails if: the API allows any origin (`*` or reflecting Origin), or the page hangs silently."""
+    new_draft = NewDraftPage(gate_page)
+    gate_page.goto(foreign_frontend + "/dashboard/campaigns/spring-launch/drafts/new")
+    new_draft.fill().generate()
+    expect(new_draft.alert).to_have_text(COULD_NOT_REACH)
+    expect(new_draft.generate_button).to_be_enabled()
