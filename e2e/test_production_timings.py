@@ -9,10 +9,9 @@ from playwright.sync_api import Page, expect
 
 from drafts_api.app import create_app
 from drafts_api.settings import Settings
-from harness._frontend import FrontendConfig
+from harness._frontend import FrontendConfig, origin_of
 from harness._live_server import LiveServer
 from harness._redis import RedisProvider
-from harness.fixtures import origin_of
 from harness.pages import EditorPage, NewDraftPage
 from harness.scripted import ScriptedGenerator
 

@@ -20,9 +20,16 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+STUB_FRONTEND_DIR = Path(__file__).resolve().parent.parent / "stub_frontend"
 CONFIG_PATH = "/config.js"
 SSE_CLIENT_PATH = "/lib/draft-stream.js"
 CONFIG_GLOBAL = "__DRAFTS_CONFIG__"
+
+
+def origin_of(url: str) -> str:
+    """`http://127.0.0.1:3000/a/b` -> `http://127.0.0.1:3000` (what a browser sends as Origin)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 class FrontendConfig:

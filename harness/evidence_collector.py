@@ -13,18 +13,16 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from _pytest._code.code import ExceptionChainRepr, ReprEntryNative, ReprExceptionInfo
 from playwright.sync_api import Page
 
+from harness.diagnosis import Diagnosis, diagnose
 from harness.evidence import ConsoleEntry, Evidence, PageDispatch, WireStream
 from harness.page_recorder import EventSourceRecorder, PageObserver, read_page_messages
 from harness.wire_recorder import WireLog
-
-if TYPE_CHECKING:
-    from harness.diagnosis import Diagnosis
 
 DIAGNOSIS_PREFIX = "[sse-gate] "
 _BACKEND_LOG_LEVEL = logging.INFO
@@ -127,7 +125,6 @@ class EvidenceCollector:
         return evidence
 
     def explain_failure(self, report: pytest.TestReport, call: pytest.CallInfo[Any]) -> Diagnosis:
-        from harness.diagnosis import diagnose  # TEMP lazy while diagnosis.py is being written
         failure_text = str(call.excinfo.value) if call.excinfo is not None else ""
         evidence = self.evidence(failure_text)
         diagnosis = diagnose(evidence)

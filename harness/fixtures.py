@@ -29,7 +29,7 @@ from harness._backend import (
     fakeredis_from_url,
     load_backend_app,
 )
-from harness._frontend import FrontendConfig, frontend_app
+from harness._frontend import STUB_FRONTEND_DIR, FrontendConfig, frontend_app, origin_of
 from harness._live_server import LiveServer
 from harness._options import GateOptions
 from harness._redis import RedisProvider, RedisUnavailable, make_provider
@@ -43,8 +43,6 @@ from harness.wire_recorder import WireLog, WireRecorder
 RedisOutage = Callable[[], contextlib.AbstractContextManager[None]]
 """`with redis_outage(): ...`: every Redis command fails inside the block."""
 
-STUB_FRONTEND_DIR = Path(__file__).resolve().parent.parent / "stub_frontend"
-
 # Test timings: fast polls keep the suite quick; every step a page must show is still gated by the
 # test through scripted generation, so nothing depends on these values being small.
 TEST_HEARTBEAT_POLLS = 4
@@ -55,11 +53,6 @@ TEST_RECONNECT_TIMEOUT_MS = 4000
 def _worker_index() -> int:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # "gw3" under pytest-xdist
     return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
-
-
-def origin_of(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 # --- session: one per worker ---------------------------------------------------------------------

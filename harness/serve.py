@@ -1,0 +1,56 @@
+"""`python -m harness.serve` (`make serve`): the backend and the stub frontend, to click through by hand.
+
+Production timings (1.5 s poll, 15 s heartbeat) and the deterministic generator with a pause between
+phases, so a person sees each progress message. Embedded fakeredis unless `--redis-url`/`REDIS_URL`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+
+from drafts_api.app import create_app
+from drafts_api.generation import DeterministicGenerator
+from drafts_api.settings import Settings
+from harness._live_server import LiveServer
+from harness._frontend import STUB_FRONTEND_DIR, FrontendConfig, frontend_app, origin_of
+from harness.pages import DEFAULT_CAMPAIGN, new_draft_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m harness.serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--frontend-port", type=int, default=3000)
+    parser.add_argument("--frontend-dir", type=Path, default=STUB_FRONTEND_DIR)
+    parser.add_argument("--sse-client", type=Path, default=None, help="serve this EventSource module instead")
+    parser.add_argument("--phase-delay", type=float, default=2.0, help="seconds between generation phases")
+    parser.add_argument("--redis-url", default=None, help="a real Redis (default: $REDIS_URL, else fakeredis)")
+    args = parser.parse_args(argv)
+
+    config = FrontendConfig(apiBase="", reconnectTimeoutMs=15000)
+    frontend = LiveServer(frontend_app(args.frontend_dir, config, args.sse_client), port=args.frontend_port)
+    frontend.start()
+    overrides = {"redis_url": args.redis_url} if args.redis_url else {}
+    settings = Settings(cors_origins=[origin_of(frontend.url)], **overrides)  # type: ignore[arg-type]
+    api = LiveServer(
+        create_app(settings, generator=DeterministicGenerator(phase_delay=args.phase_delay)),
+        port=args.api_port,
+        log_level="info",
+    )
+    api.start()
+    config.update(apiBase=api.url)
+    print(f"API:      {api.url}  (docs: {api.url}/docs; Redis: {settings.redis_url or 'embedded fakeredis'})")
+    print(f"Open:     {frontend.url}{new_draft_path(DEFAULT_CAMPAIGN)}")
+    print("Ctrl-C stops both.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.stop()
+        frontend.stop()
+
+
+if __name__ == "__main__":
+    main()
