@@ -4,4 +4,4 @@ Installed (`pip install -e .`), the `pytest11` entry point named `harness.plugin
 and this line is a no-op: pytest skips a plugin name that is already registered.
 """
 
-pytest_plugins = ["harness.plugin"]
+pytest_plugins = ["harness.plugin", "pytester"]

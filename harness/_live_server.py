@@ -31,10 +31,14 @@ class _LogCapture(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
+        # Lifespan failures arrive as a whole traceback in the message: its last line says what
+        # went wrong, and one line is what the test report needs.
+        lines = [line for line in record.getMessage().strip().splitlines() if line.strip()]
+        text = (lines[-1] if lines[0].startswith("Traceback") else lines[0]).strip() if lines else ""
         if record.exc_info and record.exc_info[1] is not None:
-            text = f"{text}: {record.exc_info[1]!r}"
-        self.messages.append(text)
+            text = f"{text.rstrip(':')}: {record.exc_info[1]!r}"
+        if text and text not in self.messages:
+            self.messages.append(text)
 
 
 class LiveServer:

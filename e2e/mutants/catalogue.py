@@ -29,7 +29,7 @@ def _first_comment_line(path: Path) -> str:
 
 def client_mutants() -> list[Mutant]:
     return [
-        Mutant(path.stem, "client", ("--sse-client", str(path)), _first_comment_line(path))
+        Mutant(path.stem, "client", (f"--sse-client={path}",), _first_comment_line(path))
         for path in sorted(CLIENTS_DIR.glob("*.js"))
     ]
 
@@ -39,7 +39,7 @@ def backend_mutants() -> list[Mutant]:
         Mutant(
             name,
             "backend",
-            ("--backend-app", f"{BACKENDS_MODULE}:{name}"),
+            (f"--backend-app={BACKENDS_MODULE}:{name}",),
             (factory.__doc__ or name).strip().splitlines()[0],
         )
         for name, factory in BACKEND_MUTANTS.items()

@@ -1,0 +1,188 @@
+"""The gate's pytest plugin, tested as a user meets it: pytest runs in a fresh folder (pytester).
+
+Each run is a subprocess with the project installed, so the plugin arrives through its `pytest11`
+entry point exactly as it does in another repository after `pip install`.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ORIGINAL_CLIENT = REPO_ROOT / "e2e" / "mutants" / "clients" / "original_onmessage.js"
+
+HAPPY_PATH_TEST = """
+    from playwright.sync_api import expect
+    from harness.pages import EDITOR_URL, NewDraftPage
+
+    def test_generate(gate_page, scripted):
+        new_draft = NewDraftPage(gate_page).open().fill()
+        new_draft.generate()
+        run = scripted.next_run()
+        for message in ("Analyzing...", "Outlining...", "Writing..."):
+            run.progress(message)
+            expect(new_draft.status).to_have_text(message, timeout=3000)
+        run.succeed(title="Done")
+        expect(gate_page).to_have_url(EDITOR_URL, timeout=3000)
+"""
+
+
+def test_options_form_one_group_with_help(pytester: pytest.Pytester) -> None:
+    """Fails if: an option is missing, unnamed in help, or outside the gate's group."""
+    result = pytester.runpytest_subprocess("--help")
+    output = result.stdout.str()
+    group = output[output.index("SSE progress gate") :]
+    for option in ("--sse-client", "--frontend-dir", "--frontend-url", "--backend-app", "--backend-url",
+                   "--redis-url"):
+        assert option in group, f"{option} missing from the gate's help group"
+    for ini in ("sse_client", "frontend_dir", "backend_app", "backend_url", "redis_url"):
+        assert ini in output
+
+
+def test_ini_options_are_honoured_and_contradictions_refused(pytester: pytest.Pytester) -> None:
+    """Fails if: ini settings are ignored (no error here) or a contradiction is silently accepted."""
+    pytester.makeini("""
+        [pytest]
+        backend_app = drafts_api.app:create_app
+        backend_url = http://127.0.0.1:9
+    """)
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--backend-app 'drafts_api.app:create_app' and --backend-url 'http://127.0.0.1:9' exclude each other*"])
+
+
+def test_header_names_the_browser_and_the_redis(pytester: pytest.Pytester) -> None:
+    """Fails if: the header does not say which browser binary and which Redis the run used."""
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest_subprocess()
+    result.stdout.fnmatch_lines(["sse-gate: browser chromium: *", "sse-gate: redis: fakeredis; backend: drafts_api.app:create_app"])
+
+
+def test_public_fixtures_are_documented(pytester: pytest.Pytester) -> None:
+    """Fails if: a public fixture has no docstring (pytest --fixtures shows 'no docstring available')."""
+    result = pytester.runpytest_subprocess("--fixtures")
+    output = result.stdout.str()
+    for name in ("live_backend", "backend", "scripted", "redis_outage", "frontend", "fault_proxy",
+                 "foreign_frontend", "gate_evidence", "gate_page", "redis_provider", "live_frontend"):
+        section = output[output.index(f"\n{name} ") :].split("\n", 2)
+        assert "no docstring" not in section[1], f"fixture {name} is undocumented: {section[:2]}"
+
+
+def test_backend_url_makes_scripted_tests_skip_with_a_reason(pytester: pytest.Pytester) -> None:
+    """Fails if: scripted tests run (and hang) against a backend the harness cannot step."""
+    pytester.makepyfile("def test_scripted(scripted): pass")
+    result = pytester.runpytest_subprocess("--backend-url", "http://127.0.0.1:9", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*scripted generation needs a backend the harness builds*"])
+
+
+def test_backend_start_failure_is_raised_with_the_servers_own_message(pytester: pytest.Pytester) -> None:
+    """Fails if: a backend that cannot start hangs the run or fails with a message that hides why."""
+    pytester.makepyfile(broken_backend="""
+        from contextlib import asynccontextmanager
+        from fastapi import FastAPI
+
+        @asynccontextmanager
+        async def lifespan(app):
+            raise RuntimeError("database exploded at start-up")
+            yield
+
+        app = FastAPI(lifespan=lifespan)
+    """)
+    pytester.makepyfile(test_it="def test_it(backend): pass")
+    result = pytester.runpytest_subprocess("--backend-app", "broken_backend:app", "-p", "no:randomly")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*did not start*database exploded at start-up*"])
+
+
+def test_bad_backend_spec_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_it(backend): pass")
+    result = pytester.runpytest_subprocess("--backend-app", "no_colon_here")
+    result.stdout.fnmatch_lines(["*--backend-app wants MODULE:ATTR, got 'no_colon_here'*"])
+    assert result.ret != 0
+
+
+def test_backend_app_factory_gets_the_parts_it_declares_and_stays_scriptable(pytester: pytest.Pytester) -> None:
+    """Fails if: the factory is not called with the scripted generator, or its stream is not served."""
+    pytester.makepyfile(my_backend="""
+        from drafts_api.app import create_app
+
+        def build(settings, generator):
+            return create_app(settings, generator=generator)
+    """)
+    pytester.makepyfile(test_it="""
+        import httpx
+        from harness.scripted import ScriptedGenerator
+
+        def test_it(backend, scripted: ScriptedGenerator):
+            accepted = httpx.post(backend.url + "/v1/campaigns/c1/drafts/generate",
+                                  json={"topic": "Own app", "audience": "Us"}).json()
+            scripted.next_run().succeed(title="From my factory")
+            with httpx.stream("GET", backend.url + accepted["stream_url"], timeout=5) as response:
+                body = "".join(response.iter_text())
+            assert "From my factory" in body and "event: done" in body
+    """)
+    result = pytester.runpytest_subprocess("--backend-app", "my_backend:build")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_production_bug_fails_with_a_one_line_diagnosis_and_evidence(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate's reason to exist: the original onmessage client against the real backend.
+
+    Fails if: the suite passes on it, the report does not begin with the named-event mismatch, or the
+    evidence files are missing."""
+    pytester.makepyfile(test_flow=HAPPY_PATH_TEST)
+    output_dir = pytester.path / "results"
+    monkeypatch.setenv("COLUMNS", "400")  # the short summary line is cut to the terminal's width
+    # `--opt=value`: a separate absolute path would also be taken for a rootdir candidate by pytest.
+    result = pytester.runpytest_subprocess(f"--sse-client={ORIGINAL_CLIENT}", f"--output={output_dir}")
+    result.assert_outcomes(failed=1)
+    stdout = result.stdout.str()
+    first_line_after_header = stdout[stdout.index("_ test_generate") :].splitlines()[1:4]
+    assert any(line.startswith("[sse-gate]") and "onmessage" in line and "named-event mismatch" in line
+               for line in first_line_after_header), first_line_after_header
+    result.stdout.fnmatch_lines(["FAILED test_flow.py::test_generate*[sse-gate]*named-event mismatch*"])
+    (test_dir,) = [path for path in output_dir.iterdir() if path.is_dir()]
+    written = {path.name for path in test_dir.iterdir()}
+    assert {"wire.jsonl", "page-eventsource.json", "console.log", "backend.log", "diagnosis.txt"} <= written, written
+    frames = [json.loads(line) for line in (test_dir / "wire.jsonl").read_text().splitlines()]
+    assert "progress" in {frame.get("event") for frame in frames}
+
+
+def test_the_correct_client_passes_the_same_test(pytester: pytest.Pytester) -> None:
+    """The control for the test above: fails if the harness itself breaks the flow."""
+    pytester.makepyfile(test_flow=HAPPY_PATH_TEST)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+
+
+def test_two_xdist_workers_share_nothing(pytester: pytest.Pytester) -> None:
+    """Fails if: workers clash on ports, Redis state or scripted runs (each test sees only its own)."""
+    tests = "\n".join(
+        textwrap.dedent(HAPPY_PATH_TEST).replace("def test_generate", f"def test_generate_{index}")
+        for index in range(4)
+    )
+    pytester.makepyfile(test_flow=tests.replace("from playwright", "\nfrom playwright", 1))
+    result = pytester.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=4)
+
+
+def test_frontend_dir_and_config_injection(pytester: pytest.Pytester) -> None:
+    """Fails if: --frontend-dir is ignored or the page is not told where the backend is."""
+    site = pytester.mkdir("site")
+    (site / "index.html").write_text('<script src="/config.js"></script><h1 id="t">Other frontend</h1>')
+    pytester.makepyfile(test_it="""
+        def test_it(gate_page, backend):
+            gate_page.goto("/anything/at/all")
+            assert gate_page.text_content("h1") == "Other frontend"
+            assert gate_page.evaluate("window.__DRAFTS_CONFIG__.apiBase") == backend.url
+    """)
+    result = pytester.runpytest_subprocess("--frontend-dir", str(site))
+    result.assert_outcomes(passed=1)
