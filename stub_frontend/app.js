@@ -16,6 +16,7 @@
 //       when there is no error. Fixed texts:
 //         "Could not reach the drafts service. Please try again."  (fetch threw: network, CORS)
 //         "Connection lost. Please try again."                      (stream lost for good)
+//       A stream URL the API refuses (404 unknown/expired task, 503) shows the API's `detail`.
 //         "Unexpected response from the server."                    (unreadable answer)
 //         "Draft not found."                                        (editor, 404 without detail)
 //       A 422 shows the server's detail, then one line per field error ("topic: String should ...").

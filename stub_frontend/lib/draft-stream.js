@@ -7,6 +7,7 @@
 const CONNECTION_LOST = "Connection lost. Please try again.";
 const UNEXPECTED_RESPONSE = "Unexpected response from the server.";
 const DEFAULT_RECONNECT_TIMEOUT_MS = 15000;
+const EXPLAIN_TIMEOUT_MS = 5000;
 const STATUS_EVENTS = ["pending", "started", "progress"];
 
 /**
@@ -18,7 +19,8 @@ const STATUS_EVENTS = ["pending", "started", "progress"];
 export function subscribeToDraftGeneration(streamUrl, { onProgress, onSuccess, onFailure }, options = {}) {
   const reconnectTimeoutMs = options.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
   const source = new EventSource(streamUrl);
-  let finished = false;
+  let finished = false; // no more events are handled: an outcome is on its way, or the caller closed
+  let closedByCaller = false;
   let reconnectTimer = null;
 
   function clearReconnectTimer() {
@@ -41,6 +43,16 @@ export function subscribeToDraftGeneration(streamUrl, { onProgress, onSuccess, o
     if (finished) return;
     finish();
     onFailure(message);
+  }
+
+  // EventSource gives up for good on a non-200 answer and cannot read its body. One plain request
+  // to the same URL can: the API's own JSON error (unknown or expired task, store down) tells the
+  // user more than "Connection lost".
+  async function failWithServerExplanation() {
+    if (finished) return;
+    finish();
+    const message = await explainRefusedStream(streamUrl);
+    if (!closedByCaller) onFailure(message);
   }
 
   function succeed(draftId) {
@@ -88,9 +100,9 @@ export function subscribeToDraftGeneration(streamUrl, { onProgress, onSuccess, o
 
   // EventSource retries by itself while readyState is CONNECTING (e.g. a backend restart); give it
   // a bounded time so the page never waits forever. CLOSED means it has given up for good (a
-  // non-200 or non-event-stream answer on reconnect), so there is nothing to wait for.
+  // non-200 or non-event-stream answer, first connect or reconnect): nothing to wait for.
   function onTransportError() {
-    if (source.readyState === EventSource.CLOSED) return fail(CONNECTION_LOST);
+    if (source.readyState === EventSource.CLOSED) return failWithServerExplanation();
     if (reconnectTimer === null) {
       reconnectTimer = setTimeout(() => fail(CONNECTION_LOST), reconnectTimeoutMs);
     }
@@ -107,11 +119,33 @@ export function subscribeToDraftGeneration(streamUrl, { onProgress, onSuccess, o
   source.addEventListener("success", onSuccessEvent);
   source.addEventListener("error", onErrorEvent);
   source.addEventListener("done", onDoneEvent);
-  source.addEventListener("open", clearReconnectTimer);
+  // Not on `open`: a server that accepts the connection and then closes it without an event would
+  // reset the bound on every attempt. Every (re)connection to the real stream starts with the
+  // current state, so a received event is proof enough that the stream is back.
 
   return {
     close() {
+      closedByCaller = true;
       if (!finished) finish();
     },
   };
+}
+
+// The API's `detail` for a refused stream URL, else CONNECTION_LOST (a proxy's error page, the
+// server gone, or a 200 again); never throws, never waits long.
+async function explainRefusedStream(streamUrl) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), EXPLAIN_TIMEOUT_MS);
+  try {
+    const response = await fetch(streamUrl, { cache: "no-store", signal: controller.signal });
+    if (response.ok) return CONNECTION_LOST;
+    const detail = (await response.json())?.detail;
+    return typeof detail === "string" && detail !== "" ? detail : CONNECTION_LOST;
+  } catch {
+    return CONNECTION_LOST;
+  } finally {
+    clearTimeout(timer);
+    // Also ends the request if the URL answered with a stream this time.
+    controller.abort();
+  }
 }

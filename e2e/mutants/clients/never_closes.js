@@ -1,0 +1,143 @@
+// MUTANT: never closes the EventSource on the terminal event.
+// Broken: `finish()` forgets `source.close()` (and so the one-outcome guard is gone too; there
+//   is no `done` handling). When the server ends the response after `success`/`error`,
+//   EventSource treats it as a dropped connection, reconnects after the `retry:` delay, the
+//   stateless stream replays the terminal event, and the handlers run again: another navigation,
+//   or the failure shown again, with one more stream request every few seconds, forever.
+// Models: sse-failure-modes.md #3 (normal end of stream fires `error` and EventSource
+//   reconnects), and #12 (terminal event handled twice).
+// Killed by: the guarantee "the client closes its EventSource on the terminal event, and each
+//   generation makes exactly one stream request" (EventSource recorder / server request count),
+//   most visibly in the server-failure test where the page stays put.
+
+// Follows one draft generation over Server-Sent Events.
+//
+// The drafts API sends NAMED events only (event: pending / started / progress / success / error /
+// done), so `onmessage` would never fire: every event gets its own listener here. That mismatch was
+// the production bug this module replaces.
+
+const CONNECTION_LOST = "Connection lost. Please try again.";
+const UNEXPECTED_RESPONSE = "Unexpected response from the server.";
+const DEFAULT_RECONNECT_TIMEOUT_MS = 15000;
+const EXPLAIN_TIMEOUT_MS = 5000;
+const STATUS_EVENTS = ["pending", "started", "progress"];
+
+/**
+ * @param {string} streamUrl absolute URL of the task's stream
+ * @param {{onProgress(message: string): void, onSuccess(draftId: string): void, onFailure(message: string): void}} handlers
+ * @param {{reconnectTimeoutMs?: number}} [options]
+ * @returns {{close(): void}}
+ */
+export function subscribeToDraftGeneration(streamUrl, { onProgress, onSuccess, onFailure }, options = {}) {
+  const reconnectTimeoutMs = options.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
+  const source = new EventSource(streamUrl);
+  let closedByCaller = false;
+  let reconnectTimer = null;
+
+  function clearReconnectTimer() {
+    if (reconnectTimer !== null) {
+      clearTimeout(reconnectTimer);
+      reconnectTimer = null;
+    }
+  }
+
+  // The server ends the response after the terminal event, so the subscription ends with it.
+  function finish() {
+    clearReconnectTimer();
+  }
+
+  function fail(message) {
+    finish();
+    onFailure(message);
+  }
+
+  // EventSource gives up for good on a non-200 answer and cannot read its body. One plain request
+  // to the same URL can: the API's own JSON error (unknown or expired task, store down) tells the
+  // user more than "Connection lost".
+  async function failWithServerExplanation() {
+    finish();
+    const message = await explainRefusedStream(streamUrl);
+    if (!closedByCaller) onFailure(message);
+  }
+
+  function succeed(draftId) {
+    finish();
+    onSuccess(draftId);
+  }
+
+  // A payload we cannot read ends the generation with a clear message instead of an uncaught
+  // exception that would freeze the page at its last progress text.
+  function readPayload(event) {
+    try {
+      const payload = JSON.parse(event.data);
+      return payload !== null && typeof payload === "object" ? payload : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function onStatusEvent(event) {
+    clearReconnectTimer();
+    const message = readPayload(event)?.message;
+    if (typeof message !== "string") return fail(UNEXPECTED_RESPONSE);
+    onProgress(message);
+  }
+
+  function onSuccessEvent(event) {
+    const draftId = readPayload(event)?.draft?.id;
+    if (typeof draftId !== "string" || draftId === "") return fail(UNEXPECTED_RESPONSE);
+    succeed(draftId);
+  }
+
+  // `error` means two things: the server's own `event: error` (a MessageEvent carrying data, a
+  // message for the user) and EventSource's transport error (a plain Event, no data).
+  function onErrorEvent(event) {
+    if (event instanceof MessageEvent) {
+      const message = readPayload(event)?.message;
+      return fail(typeof message === "string" ? message : UNEXPECTED_RESPONSE);
+    }
+    onTransportError();
+  }
+
+  // EventSource retries by itself while readyState is CONNECTING (e.g. a backend restart); give it
+  // a bounded time so the page never waits forever. CLOSED means it has given up for good (a
+  // non-200 or non-event-stream answer, first connect or reconnect): nothing to wait for.
+  function onTransportError() {
+    if (source.readyState === EventSource.CLOSED) return failWithServerExplanation();
+    if (reconnectTimer === null) {
+      reconnectTimer = setTimeout(() => fail(CONNECTION_LOST), reconnectTimeoutMs);
+    }
+  }
+
+  for (const name of STATUS_EVENTS) source.addEventListener(name, onStatusEvent);
+  source.addEventListener("success", onSuccessEvent);
+  source.addEventListener("error", onErrorEvent);
+  source.addEventListener("open", clearReconnectTimer);
+
+  return {
+    close() {
+      closedByCaller = true;
+      finish();
+      source.close();
+    },
+  };
+}
+
+// The API's `detail` for a refused stream URL, else CONNECTION_LOST (a proxy's error page, the
+// server gone, or a 200 again); never throws, never waits long.
+async function explainRefusedStream(streamUrl) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), EXPLAIN_TIMEOUT_MS);
+  try {
+    const response = await fetch(streamUrl, { cache: "no-store", signal: controller.signal });
+    if (response.ok) return CONNECTION_LOST;
+    const detail = (await response.json())?.detail;
+    return typeof detail === "string" && detail !== "" ? detail : CONNECTION_LOST;
+  } catch {
+    return CONNECTION_LOST;
+  } finally {
+    clearTimeout(timer);
+    // Also ends the request if the URL answered with a stream this time.
+    controller.abort();
+  }
+}

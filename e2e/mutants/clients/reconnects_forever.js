@@ -1,0 +1,152 @@
+// MUTANT: waits for EventSource to reconnect, without a bound.
+// Broken: a transport error is left entirely to EventSource's own retrying: no timer and no
+//   check of readyState CLOSED. When the backend stays down, or answers the reconnect with a
+//   non-200 / non-event-stream response (EventSource then gives up for good), the page keeps
+//   showing the last progress text forever, never an error, and "Generate" stays disabled.
+// Models: sse-failure-modes.md #14 (a non-200 on reconnect closes EventSource permanently) and
+//   #10 (unknown or expired task id).
+// Killed by: the stream-lost test (backend stopped for good, or the stream answering 404/502)
+//   expecting "Connection lost. Please try again." within the configured reconnect timeout.
+
+// Follows one draft generation over Server-Sent Events.
+//
+// The drafts API sends NAMED events only (event: pending / started / progress / success / error /
+// done), so `onmessage` would never fire: every event gets its own listener here. That mismatch was
+// the production bug this module replaces.
+
+const CONNECTION_LOST = "Connection lost. Please try again.";
+const UNEXPECTED_RESPONSE = "Unexpected response from the server.";
+const DEFAULT_RECONNECT_TIMEOUT_MS = 15000;
+const EXPLAIN_TIMEOUT_MS = 5000;
+const STATUS_EVENTS = ["pending", "started", "progress"];
+
+/**
+ * @param {string} streamUrl absolute URL of the task's stream
+ * @param {{onProgress(message: string): void, onSuccess(draftId: string): void, onFailure(message: string): void}} handlers
+ * @param {{reconnectTimeoutMs?: number}} [options]
+ * @returns {{close(): void}}
+ */
+export function subscribeToDraftGeneration(streamUrl, { onProgress, onSuccess, onFailure }, options = {}) {
+  const reconnectTimeoutMs = options.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
+  const source = new EventSource(streamUrl);
+  let finished = false; // no more events are handled: an outcome is on its way, or the caller closed
+  let closedByCaller = false;
+  let reconnectTimer = null;
+
+  function clearReconnectTimer() {
+    if (reconnectTimer !== null) {
+      clearTimeout(reconnectTimer);
+      reconnectTimer = null;
+    }
+  }
+
+  // Closing before the server ends the response matters: a normal end of stream looks like a
+  // transport error to EventSource, which would then reconnect and replay the terminal event.
+  function finish() {
+    finished = true;
+    clearReconnectTimer();
+    source.close();
+  }
+
+  // The page gets exactly one outcome, whatever arrives afterwards.
+  function fail(message) {
+    if (finished) return;
+    finish();
+    onFailure(message);
+  }
+
+  // EventSource gives up for good on a non-200 answer and cannot read its body. One plain request
+  // to the same URL can: the API's own JSON error (unknown or expired task, store down) tells the
+  // user more than "Connection lost".
+  async function failWithServerExplanation() {
+    if (finished) return;
+    finish();
+    const message = await explainRefusedStream(streamUrl);
+    if (!closedByCaller) onFailure(message);
+  }
+
+  function succeed(draftId) {
+    if (finished) return;
+    finish();
+    onSuccess(draftId);
+  }
+
+  // A payload we cannot read ends the generation with a clear message instead of an uncaught
+  // exception that would freeze the page at its last progress text.
+  function readPayload(event) {
+    try {
+      const payload = JSON.parse(event.data);
+      return payload !== null && typeof payload === "object" ? payload : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function onStatusEvent(event) {
+    if (finished) return;
+    clearReconnectTimer();
+    const message = readPayload(event)?.message;
+    if (typeof message !== "string") return fail(UNEXPECTED_RESPONSE);
+    onProgress(message);
+  }
+
+  function onSuccessEvent(event) {
+    if (finished) return;
+    const draftId = readPayload(event)?.draft?.id;
+    if (typeof draftId !== "string" || draftId === "") return fail(UNEXPECTED_RESPONSE);
+    succeed(draftId);
+  }
+
+  // `error` means two things: the server's own `event: error` (a MessageEvent carrying data, a
+  // message for the user) and EventSource's transport error (a plain Event, no data).
+  function onErrorEvent(event) {
+    if (finished) return;
+    if (event instanceof MessageEvent) {
+      const message = readPayload(event)?.message;
+      return fail(typeof message === "string" ? message : UNEXPECTED_RESPONSE);
+    }
+    onTransportError();
+  }
+
+  // EventSource reconnects by itself; nothing to do until it does.
+  function onTransportError() {}
+
+  // `done` always follows a terminal event, which has already closed the source. Reaching it
+  // unfinished means the server ended the task without an outcome; waiting would only reconnect.
+  function onDoneEvent() {
+    if (finished) return;
+    fail(UNEXPECTED_RESPONSE);
+  }
+
+  for (const name of STATUS_EVENTS) source.addEventListener(name, onStatusEvent);
+  source.addEventListener("success", onSuccessEvent);
+  source.addEventListener("error", onErrorEvent);
+  source.addEventListener("done", onDoneEvent);
+  source.addEventListener("open", clearReconnectTimer);
+
+  return {
+    close() {
+      closedByCaller = true;
+      if (!finished) finish();
+    },
+  };
+}
+
+// The API's `detail` for a refused stream URL, else CONNECTION_LOST (a proxy's error page, the
+// server gone, or a 200 again); never throws, never waits long.
+async function explainRefusedStream(streamUrl) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), EXPLAIN_TIMEOUT_MS);
+  try {
+    const response = await fetch(streamUrl, { cache: "no-store", signal: controller.signal });
+    if (response.ok) return CONNECTION_LOST;
+    const detail = (await response.json())?.detail;
+    return typeof detail === "string" && detail !== "" ? detail : CONNECTION_LOST;
+  } catch {
+    return CONNECTION_LOST;
+  } finally {
+    clearTimeout(timer);
+    // Also ends the request if the URL answered with a stream this time.
+    controller.abort();
+  }
+}
