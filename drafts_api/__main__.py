@@ -16,9 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--redis-url", help="a real Redis (default: $REDIS_URL, else embedded fakeredis)")
-    parser.add_argument(
-        "--cors-origin", action="append", default=None, help="an allowed page origin (repeatable)"
-    )
+    parser.add_argument("--cors-origin", action="append", default=None, help="an allowed page origin (repeatable)")
     parser.add_argument(
         "--phase-delay", type=float, default=1.0, help="seconds between generation phases, to watch them"
     )

@@ -41,7 +41,9 @@ TaskIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="
 
 STORE_UNAVAILABLE_DETAIL = "The task store is unavailable. Please try again shortly."
 TASK_NOT_FOUND_DETAIL = "No such generation task for this campaign (it may have expired)."
-_ERRORS = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (404, 422, 503)
+}
 
 
 def default_redis_factory(settings: Settings) -> RedisFactory:
@@ -140,7 +142,8 @@ def create_app(
     _install_error_handlers(app)
 
     def store_of(request: Request) -> TaskStore:
-        return request.app.state.store
+        store: TaskStore = request.app.state.store
+        return store
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis import RedisError
 
@@ -25,7 +25,7 @@ logger = logging.getLogger("drafts_api.runner")
 GENERIC_FAILURE = "Draft generation failed. Please try again."
 INTERRUPTED = "Draft generation was interrupted. Please try again."
 
-Job = Callable[[TaskStore], Awaitable[None]]
+Job = Callable[[TaskStore], Coroutine[Any, Any, None]]
 """A unit of background work; the runner hands it a `TaskStore` bound to the runner's own event loop."""
 
 

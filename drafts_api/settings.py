@@ -6,9 +6,10 @@ the conventional `REDIS_URL`. Defaults are production timings on an embedded fak
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
 
 
 class Settings(BaseSettings):

@@ -8,7 +8,7 @@ from harness._backend import LiveBackend
 from harness._frontend import FrontendConfig
 from harness.evidence_collector import EvidenceCollector
 from harness.fault_proxy import CannedStatus, FaultProxy
-from harness.pages import EDITOR_URL, EditorPage, NewDraftPage
+from harness.pages import EditorPage, NewDraftPage
 from harness.scripted import ScriptedGenerator
 from harness.waiting import wait_until
 
@@ -44,7 +44,10 @@ def test_closing_the_page_stops_the_backend_stream(
 
 
 def test_backend_restart_mid_generation_reconnects_and_finishes(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page, backend: LiveBackend,
+    new_draft: NewDraftPage,
+    scripted: ScriptedGenerator,
+    gate_page: Page,
+    backend: LiveBackend,
     gate_evidence: EvidenceCollector,
 ) -> None:
     """Fails if: the stream keeps state in the process (a restart loses the task), the backend cannot
@@ -63,8 +66,11 @@ def test_backend_restart_mid_generation_reconnects_and_finishes(
 
 
 def test_backend_gone_for_good_gives_up_with_connection_lost(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, backend: LiveBackend,
-    frontend_config: FrontendConfig, gate_evidence: EvidenceCollector,
+    new_draft: NewDraftPage,
+    scripted: ScriptedGenerator,
+    backend: LiveBackend,
+    frontend_config: FrontendConfig,
+    gate_evidence: EvidenceCollector,
 ) -> None:
     """Fails if: the page reconnects forever (no bound) or never tells the user."""
     frontend_config.update(reconnectTimeoutMs=1000)
@@ -83,7 +89,10 @@ def test_backend_gone_for_good_gives_up_with_connection_lost(
 
 
 def test_proxy_error_on_reconnect_ends_with_connection_lost_at_once(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, backend: LiveBackend, fault_proxy: FaultProxy,
+    new_draft: NewDraftPage,
+    scripted: ScriptedGenerator,
+    backend: LiveBackend,
+    fault_proxy: FaultProxy,
 ) -> None:
     """A 502 from a proxy during a deploy closes EventSource for good: the page must say so, not hang.
 

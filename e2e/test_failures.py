@@ -63,7 +63,9 @@ def test_unknown_task_shows_a_clear_message_and_stops(
 ) -> None:
     """Fails if: the backend answers an unknown task with a 200 stream (EventSource would reconnect
     forever) or the page shows only "Connection lost"."""
-    _point_stream_at(gate_page, lambda accepted: accepted["stream_url"].replace(accepted["task_id"], "no-such-task-0000000"))
+    _point_stream_at(
+        gate_page, lambda accepted: accepted["stream_url"].replace(accepted["task_id"], "no-such-task-0000000")
+    )
     new_draft.generate()
     expect(new_draft.alert).to_have_text(NOT_FOUND)
     assert gate_evidence.stream_connections() == 1

@@ -32,12 +32,21 @@ def test_progress_appears_in_order_while_running_then_editor_shows_draft(
 
 def test_generation_inputs_reach_the_backend(new_draft: NewDraftPage, scripted: ScriptedGenerator) -> None:
     """Fails if: the form posts other field names or drops the key points."""
-    new_draft.fill(topic="Autumn sale", audience="Students", tone="playful", length="short",
-                   key_points=["Free shipping", "Two for one"])
+    new_draft.fill(
+        topic="Autumn sale",
+        audience="Students",
+        tone="playful",
+        length="short",
+        key_points=["Free shipping", "Two for one"],
+    )
     new_draft.generate()
     request = scripted.next_run().request
     assert (request.topic, request.audience, request.tone, request.length, request.key_points) == (
-        "Autumn sale", "Students", "playful", "short", ["Free shipping", "Two for one"]
+        "Autumn sale",
+        "Students",
+        "playful",
+        "short",
+        ["Free shipping", "Two for one"],
     )
 
 

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def production_backend(
-    frontend: str, frontend_config: FrontendConfig, redis_provider: RedisProvider,
+    frontend: str,
+    frontend_config: FrontendConfig,
+    redis_provider: RedisProvider,
     scripted_generator: ScriptedGenerator,
 ) -> Iterator[LiveServer]:
     settings = Settings(cors_origins=[origin_of(frontend)])  # defaults are the production timings

@@ -5,13 +5,12 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from drafts_api.protocol import STREAM_EVENTS
+from drafts_api.settings import Settings
 from harness.evidence_collector import EvidenceCollector
 from harness.fault_proxy import BufferUnlessAccelOff, FaultProxy, IdleTimeout, Latency
-from harness.fixtures import TEST_HEARTBEAT_POLLS
 from harness.pages import EDITOR_URL, EditorPage, NewDraftPage
 from harness.scripted import ScriptedGenerator
 from harness.waiting import wait_until
-from drafts_api.settings import Settings
 
 COULD_NOT_REACH = "Could not reach the drafts service. Please try again."
 
@@ -22,7 +21,10 @@ def _generate_through_proxy(new_draft: NewDraftPage) -> None:
 
 
 def test_stream_headers_defeat_buffering_and_caching(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page, gate_evidence: EvidenceCollector,
+    new_draft: NewDraftPage,
+    scripted: ScriptedGenerator,
+    gate_page: Page,
+    gate_evidence: EvidenceCollector,
     frontend: str,
 ) -> None:
     """Fails if: the stream loses text/event-stream, Cache-Control: no-cache, X-Accel-Buffering: no,
@@ -92,8 +94,11 @@ def test_progress_passes_a_buffering_proxy_thanks_to_x_accel_buffering(
 
 
 def test_heartbeats_keep_a_quiet_stream_alive_through_an_idle_timeout(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, fault_proxy: FaultProxy,
-    backend_settings: Settings, gate_evidence: EvidenceCollector,
+    new_draft: NewDraftPage,
+    scripted: ScriptedGenerator,
+    fault_proxy: FaultProxy,
+    backend_settings: Settings,
+    gate_evidence: EvidenceCollector,
 ) -> None:
     """A proxy cuts connections idle for T; a long quiet step must not lose the stream.
 
@@ -107,8 +112,12 @@ def test_heartbeats_keep_a_quiet_stream_alive_through_an_idle_timeout(
     expect(new_draft.status).to_have_text("A long quiet step...")
     # Quiet for two idle periods: wait on the wire for the heartbeats that span them.
     heartbeats_needed = 2 * 5
-    wait_until(gate_evidence.heartbeats_sent, lambda sent: sent >= heartbeats_needed, timeout=15.0,
-               what=f"{heartbeats_needed} heartbeats")
+    wait_until(
+        gate_evidence.heartbeats_sent,
+        lambda sent: sent >= heartbeats_needed,
+        timeout=15.0,
+        what=f"{heartbeats_needed} heartbeats",
+    )
     run.progress("Still here...")
     expect(new_draft.status).to_have_text("Still here...")
     assert fault_proxy.count("/stream/") == 1

@@ -3,9 +3,9 @@
 Three ways, by option:
 - default: `drafts_api.create_app`, with the harness's scripted generator, Redis and worker;
 - `--backend-app MODULE:ATTR`: another ASGI app, or an app factory. A factory gets, by keyword, those
-  of `settings`, `generator`, `redis_factory`, `runner` it declares, so any app of the same shape can be
-  scripted by accepting a `generator`; apps that build their own Redis client from a URL get fakeredis
-  through `redis.from_url` being patched while they are imported and built;
+  of `settings`, `generator`, `redis_factory`, `runner` it declares (all of them with `**parts`), so any
+  app of the same shape can be scripted by accepting a `generator`; apps that build their own Redis
+  client from a URL get fakeredis through `redis.from_url` being patched while they are imported and built;
 - `--backend-url URL`: a backend that is already running (staging); nothing can be scripted then.
 """
 
@@ -33,7 +33,7 @@ from harness.scripted import ScriptedGenerator
 _HEALTH_TIMEOUT_S = 2.0
 
 
-class BackendSpecError(pytest.UsageError):
+class BackendSpecError(ValueError):
     """`--backend-app` does not name something the harness can run."""
 
 
@@ -55,9 +55,7 @@ class LoadedApp:
 
 
 def build_default_app(parts: BackendParts) -> LoadedApp:
-    app = create_app(
-        parts.settings, generator=parts.generator, redis_factory=parts.redis_factory, runner=parts.runner
-    )
+    app = create_app(parts.settings, generator=parts.generator, redis_factory=parts.redis_factory, runner=parts.runner)
     return LoadedApp(app, "drafts_api.app:create_app", scriptable=True)
 
 
@@ -84,8 +82,9 @@ def load_backend_app(spec: str, parts: BackendParts) -> LoadedApp:
         "redis_factory": parts.redis_factory,
         "runner": parts.runner,
     }
-    accepted = inspect.signature(target).parameters
-    kwargs = {name: value for name, value in offered.items() if name in accepted}
+    parameters = inspect.signature(target).parameters
+    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    kwargs = {name: value for name, value in offered.items() if takes_all or name in parameters}
     app = target(**kwargs)
     return LoadedApp(app, spec, scriptable="generator" in kwargs)
 

@@ -89,4 +89,3 @@ def frontend_app(directory: Path, config: FrontendConfig, sse_client: Path | Non
     app = Starlette(routes=routes)
     app.mount("/", _SinglePageFiles(directory=directory, html=True, follow_symlink=False))
     return app
-

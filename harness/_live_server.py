@@ -11,7 +11,7 @@ import logging
 import socket
 import threading
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -56,7 +56,7 @@ class LiveServer:
         *,
         timeout_graceful_shutdown: float = 1.0,
         log_level: str = "warning",
-        lifespan: str = "auto",
+        lifespan: Literal["auto", "on", "off"] = "auto",
     ) -> None:
         self.app = app
         self.host = host
@@ -109,7 +109,8 @@ class LiveServer:
             log_config=None,
             access_log=False,
             lifespan=self.lifespan,
-            timeout_graceful_shutdown=self.timeout_graceful_shutdown,
+            # Typed `int` by uvicorn, used as seconds by asyncio: a fraction is fine.
+            timeout_graceful_shutdown=self.timeout_graceful_shutdown,  # type: ignore[arg-type]
             # Keep-alive connections would make stop() wait for the browser to hang up.
             timeout_keep_alive=1,
         )

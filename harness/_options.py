@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,13 +13,20 @@ GROUP = "sse-gate"
 
 # (option, ini name, help). Every option has an ini twin so a repository can pin its gate settings.
 _PATH_OPTIONS: tuple[tuple[str, str, str], ...] = (
-    ("--sse-client", "sse_client", "serve this JS file in place of the page's EventSource module (/lib/draft-stream.js)"),
+    (
+        "--sse-client",
+        "sse_client",
+        "serve this JS file in place of the page's EventSource module (/lib/draft-stream.js)",
+    ),
     ("--frontend-dir", "frontend_dir", "serve this static frontend instead of stub_frontend/"),
     ("--frontend-url", "frontend_url", "use this running frontend instead of serving one (no config injection)"),
     ("--backend-app", "backend_app", "run this ASGI app or app factory (MODULE:ATTR) instead of drafts_api"),
     ("--backend-url", "backend_url", "use this running backend (e.g. staging); scripted tests skip"),
-    ("--redis-url", "redis_url", "run on this real Redis (one db per xdist worker) instead of fakeredis; "
-     "env SSE_GATE_REDIS_URL"),
+    (
+        "--redis-url",
+        "redis_url",
+        "run on this real Redis (one db per xdist worker) instead of fakeredis; env SSE_GATE_REDIS_URL",
+    ),
 )
 
 
@@ -66,6 +74,8 @@ class GateOptions:
             raise pytest.UsageError(
                 f"--backend-app {backend_app!r} and --backend-url {backend_url!r} exclude each other"
             )
+        if backend_app and not re.fullmatch(r"[\w.]+:[\w.]+", backend_app):
+            raise pytest.UsageError(f"--backend-app wants MODULE:ATTR, got {backend_app!r}")
         frontend_dir, frontend_url = path("frontend_dir"), value("frontend_url")
         if frontend_dir and frontend_url:
             raise pytest.UsageError(

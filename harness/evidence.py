@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +28,7 @@ EVENT_STREAM = "text/event-stream"
 
 def iso(t: float) -> str:
     """A `t` as an ISO-8601 UTC timestamp with milliseconds, for the human-readable files."""
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def describe_sequence(names: Iterable[str]) -> str:
@@ -290,7 +290,8 @@ class Evidence:
     # -- serialisation --
 
     def to_json(self) -> dict[str, Any]:
-        return _ADAPTER.dump_python(self, mode="json")
+        data: dict[str, Any] = _ADAPTER.dump_python(self, mode="json")
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Evidence:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
-from _pytest._code.code import ExceptionChainRepr, ReprEntryNative, ReprExceptionInfo
+from _pytest._code.code import ExceptionChainRepr, ReprEntry, ReprEntryNative, ReprExceptionInfo
 from playwright.sync_api import Page
 
 from harness.diagnosis import Diagnosis, diagnose
@@ -144,7 +144,8 @@ def _lead_report_with(report: pytest.TestReport, line: str) -> None:
     if isinstance(longrepr, ExceptionChainRepr | ReprExceptionInfo):
         first = longrepr.chain[0] if isinstance(longrepr, ExceptionChainRepr) else None
         traceback = first[0] if first is not None else longrepr.reprtraceback
-        traceback.reprentries.insert(0, ReprEntryNative([line + "\n\n"]))
+        # A list at run time, typed as a Sequence.
+        cast(list[ReprEntry | ReprEntryNative], traceback.reprentries).insert(0, ReprEntryNative([line + "\n\n"]))
         if longrepr.reprcrash is not None:
             longrepr.reprcrash.message = f"{line} | {longrepr.reprcrash.message}"
     else:

@@ -34,7 +34,7 @@ from harness._live_server import LiveServer
 from harness._options import GateOptions
 from harness._redis import RedisProvider, RedisUnavailable, make_provider
 from harness._worker import WorkerThread
-from harness.browsers import BrowserNotFound, find_browser
+from harness.browsers import BrowserChoice, BrowserNotFound, find_browser
 from harness.evidence_collector import EvidenceCollector
 from harness.fault_proxy import FaultProxy
 from harness.scripted import ScriptedGenerator
@@ -147,8 +147,10 @@ def live_backend(
         return
     parts = BackendParts(backend_settings, scripted_generator, redis_provider.async_client, generation_worker)
     with fakeredis_from_url(redis_provider):
-        loaded = load_backend_app(gate_options.backend_app, parts) if gate_options.backend_app else (
-            build_default_app(parts)
+        loaded = (
+            load_backend_app(gate_options.backend_app, parts)
+            if gate_options.backend_app
+            else (build_default_app(parts))
         )
         server = LiveServer(WireRecorder(loaded.app, wire_log))
         server.start()
@@ -195,9 +197,7 @@ def redis_outage(backend: LiveBackend, redis_provider: RedisProvider) -> RedisOu
 
 
 @pytest.fixture
-def frontend(
-    live_frontend: LiveServer | str, frontend_config: FrontendConfig, backend: LiveBackend
-) -> Iterator[str]:
+def frontend(live_frontend: LiveServer | str, frontend_config: FrontendConfig, backend: LiveBackend) -> Iterator[str]:
     """The frontend's URL, its `/config.js` pointing the page at the live backend."""
     frontend_config.reset()
     frontend_config.update(apiBase=backend.url)
@@ -244,13 +244,27 @@ def gate_page(page: Page, frontend: str, backend: LiveBackend, gate_evidence: Ev
 # --- pytest-playwright, extended -------------------------------------------------------------------
 
 
+_BROWSER_CHOICES: pytest.StashKey[dict[str, BrowserChoice]] = pytest.StashKey()
+
+
+def browser_choice(config: pytest.Config, browser_name: str) -> BrowserChoice:
+    """`find_browser`, once per session: it runs Playwright's driver and the browser itself (0.4-1 s
+    on a 2-core machine), and both the report header and the launch arguments need its answer."""
+    choices = config.stash.setdefault(_BROWSER_CHOICES, {})
+    if browser_name not in choices:
+        choices[browser_name] = find_browser(browser_name)
+    return choices[browser_name]
+
+
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any], browser_name: str) -> dict[str, Any]:
+def browser_type_launch_args(
+    browser_type_launch_args: dict[str, Any], browser_name: str, pytestconfig: pytest.Config
+) -> dict[str, Any]:
     """Playwright's own browser where installed, else a system Chromium with the flags it needs here."""
     if browser_type_launch_args.get("executable_path") or browser_type_launch_args.get("channel"):
         return browser_type_launch_args
     try:
-        choice = find_browser(browser_name)
+        choice = browser_choice(pytestconfig, browser_name)
     except BrowserNotFound as exc:
         pytest.fail(str(exc), pytrace=False)
     if choice.executable_path is None:
@@ -260,8 +274,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any], browser_n
 
 
 @pytest.fixture(scope="session")
-def browser_context_args(
-    browser_context_args: dict[str, Any], live_frontend: LiveServer | str
-) -> dict[str, Any]:
+def browser_context_args(browser_context_args: dict[str, Any], live_frontend: LiveServer | str) -> dict[str, Any]:
     """Pages open relative to the frontend (not pytest-base-url's `base_url`, which every session reads)."""
     return {**browser_context_args, "base_url": _frontend_url(live_frontend)}

@@ -15,7 +15,9 @@ from typing import Final
 
 from playwright.sync_api import Locator, Page
 
-EDITOR_URL: Final = re.compile(r"/dashboard/drafts/([^/?#]+)/edit$")  # no named group: Playwright runs it as a JS RegExp
+EDITOR_URL: Final = re.compile(
+    r"/dashboard/drafts/([^/?#]+)/edit$"
+)  # no named group: Playwright runs it as a JS RegExp
 DEFAULT_CAMPAIGN: Final = "spring-launch"
 
 

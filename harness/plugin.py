@@ -11,8 +11,9 @@ from collections.abc import Generator
 import pytest
 
 from harness import fixtures
+from harness._frontend import STUB_FRONTEND_DIR
 from harness._options import GateOptions, add_options
-from harness.browsers import BrowserNotFound, find_browser
+from harness.browsers import BrowserNotFound
 from harness.evidence_collector import EvidenceCollector
 
 _FIXTURES_PLUGIN_NAME = "harness.fixtures"
@@ -32,12 +33,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     options = GateOptions.from_config(config)
     browser_name = (config.getoption("browser", None) or ["chromium"])[0]
     try:
-        browser = find_browser(browser_name).description
+        browser = fixtures.browser_choice(config, browser_name).description
     except BrowserNotFound as exc:
         browser = f"none usable ({exc})"
     redis = f"real Redis at {options.redis_url} (one db per worker)" if options.redis_url else "fakeredis"
     backend = options.backend_url or options.backend_app or "drafts_api.app:create_app"
-    frontend = options.frontend_url or str(options.frontend_dir or fixtures.STUB_FRONTEND_DIR)
+    frontend = options.frontend_url or str(options.frontend_dir or STUB_FRONTEND_DIR)
     lines = [
         f"sse-gate: browser {browser_name}: {browser}",
         f"sse-gate: redis: {redis}; backend: {backend}",

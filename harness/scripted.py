@@ -188,7 +188,9 @@ class ScriptedRun:
             case Succeed(title, body):
                 return DraftContent(
                     title=title if title is not None else self.request.topic,
-                    body=body if body is not None else f"A draft about {self.request.topic} for {self.request.audience}.",
+                    body=body
+                    if body is not None
+                    else f"A draft about {self.request.topic} for {self.request.audience}.",
                 )
             case Fail(message):
                 raise GenerationFailed(message)

@@ -13,8 +13,8 @@ from pathlib import Path
 from drafts_api.app import create_app
 from drafts_api.generation import DeterministicGenerator
 from drafts_api.settings import Settings
-from harness._live_server import LiveServer
 from harness._frontend import STUB_FRONTEND_DIR, FrontendConfig, frontend_app, origin_of
+from harness._live_server import LiveServer
 from harness.pages import DEFAULT_CAMPAIGN, new_draft_path
 
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     frontend = LiveServer(frontend_app(args.frontend_dir, config, args.sse_client), port=args.frontend_port)
     frontend.start()
     overrides = {"redis_url": args.redis_url} if args.redis_url else {}
-    settings = Settings(cors_origins=[origin_of(frontend.url)], **overrides)  # type: ignore[arg-type]
+    settings = Settings(cors_origins=[origin_of(frontend.url)], **overrides)
     api = LiveServer(
         create_app(settings, generator=DeterministicGenerator(phase_delay=args.phase_delay)),
         port=args.api_port,

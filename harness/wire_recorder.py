@@ -278,7 +278,7 @@ class WireRecorder:
         recording = _ResponseRecording(self.log, scope)
 
         async def recording_receive() -> Message:
-            message = await receive()
+            message: Message = await receive()
             if message.get("type") == "http.disconnect":
                 recording.client_disconnected(time.time())
             return message

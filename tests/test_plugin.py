@@ -36,8 +36,7 @@ def test_options_form_one_group_with_help(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--help")
     output = result.stdout.str()
     group = output[output.index("SSE progress gate") :]
-    for option in ("--sse-client", "--frontend-dir", "--frontend-url", "--backend-app", "--backend-url",
-                   "--redis-url"):
+    for option in ("--sse-client", "--frontend-dir", "--frontend-url", "--backend-app", "--backend-url", "--redis-url"):
         assert option in group, f"{option} missing from the gate's help group"
     for ini in ("sse_client", "frontend_dir", "backend_app", "backend_url", "redis_url"):
         assert ini in output
@@ -53,22 +52,37 @@ def test_ini_options_are_honoured_and_contradictions_refused(pytester: pytest.Py
     pytester.makepyfile("def test_nothing(): pass")
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--backend-app 'drafts_api.app:create_app' and --backend-url 'http://127.0.0.1:9' exclude each other*"])
+    result.stderr.fnmatch_lines(
+        ["*--backend-app 'drafts_api.app:create_app' and --backend-url 'http://127.0.0.1:9' exclude each other*"]
+    )
 
 
 def test_header_names_the_browser_and_the_redis(pytester: pytest.Pytester) -> None:
     """Fails if: the header does not say which browser binary and which Redis the run used."""
     pytester.makepyfile("def test_nothing(): pass")
     result = pytester.runpytest_subprocess()
-    result.stdout.fnmatch_lines(["sse-gate: browser chromium: *", "sse-gate: redis: fakeredis; backend: drafts_api.app:create_app"])
+    result.stdout.fnmatch_lines(
+        ["sse-gate: browser chromium: *", "sse-gate: redis: fakeredis; backend: drafts_api.app:create_app"]
+    )
 
 
 def test_public_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     """Fails if: a public fixture has no docstring (pytest --fixtures shows 'no docstring available')."""
     result = pytester.runpytest_subprocess("--fixtures")
     output = result.stdout.str()
-    for name in ("live_backend", "backend", "scripted", "redis_outage", "frontend", "fault_proxy",
-                 "foreign_frontend", "gate_evidence", "gate_page", "redis_provider", "live_frontend"):
+    for name in (
+        "live_backend",
+        "backend",
+        "scripted",
+        "redis_outage",
+        "frontend",
+        "fault_proxy",
+        "foreign_frontend",
+        "gate_evidence",
+        "gate_page",
+        "redis_provider",
+        "live_frontend",
+    ):
         section = output[output.index(f"\n{name} ") :].split("\n", 2)
         assert "no docstring" not in section[1], f"fixture {name} is undocumented: {section[:2]}"
 
@@ -83,7 +97,8 @@ def test_backend_url_makes_scripted_tests_skip_with_a_reason(pytester: pytest.Py
 
 def test_backend_start_failure_is_raised_with_the_servers_own_message(pytester: pytest.Pytester) -> None:
     """Fails if: a backend that cannot start hangs the run or fails with a message that hides why."""
-    pytester.makepyfile(broken_backend="""
+    pytester.makepyfile(
+        broken_backend="""
         from contextlib import asynccontextmanager
         from fastapi import FastAPI
 
@@ -93,7 +108,8 @@ def test_backend_start_failure_is_raised_with_the_servers_own_message(pytester: 
             yield
 
         app = FastAPI(lifespan=lifespan)
-    """)
+    """
+    )
     pytester.makepyfile(test_it="def test_it(backend): pass")
     result = pytester.runpytest_subprocess("--backend-app", "broken_backend:app", "-p", "no:randomly")
     result.assert_outcomes(errors=1)
@@ -103,19 +119,22 @@ def test_backend_start_failure_is_raised_with_the_servers_own_message(pytester: 
 def test_bad_backend_spec_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_it(backend): pass")
     result = pytester.runpytest_subprocess("--backend-app", "no_colon_here")
-    result.stdout.fnmatch_lines(["*--backend-app wants MODULE:ATTR, got 'no_colon_here'*"])
-    assert result.ret != 0
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--backend-app wants MODULE:ATTR, got 'no_colon_here'*"])
 
 
 def test_backend_app_factory_gets_the_parts_it_declares_and_stays_scriptable(pytester: pytest.Pytester) -> None:
     """Fails if: the factory is not called with the scripted generator, or its stream is not served."""
-    pytester.makepyfile(my_backend="""
+    pytester.makepyfile(
+        my_backend="""
         from drafts_api.app import create_app
 
         def build(settings, generator):
             return create_app(settings, generator=generator)
-    """)
-    pytester.makepyfile(test_it="""
+    """
+    )
+    pytester.makepyfile(
+        test_it="""
         import httpx
         from harness.scripted import ScriptedGenerator
 
@@ -126,7 +145,8 @@ def test_backend_app_factory_gets_the_parts_it_declares_and_stays_scriptable(pyt
             with httpx.stream("GET", backend.url + accepted["stream_url"], timeout=5) as response:
                 body = "".join(response.iter_text())
             assert "From my factory" in body and "event: done" in body
-    """)
+    """
+    )
     result = pytester.runpytest_subprocess("--backend-app", "my_backend:build")
     result.assert_outcomes(passed=1)
 
@@ -146,8 +166,10 @@ def test_the_production_bug_fails_with_a_one_line_diagnosis_and_evidence(
     result.assert_outcomes(failed=1)
     stdout = result.stdout.str()
     first_line_after_header = stdout[stdout.index("_ test_generate") :].splitlines()[1:4]
-    assert any(line.startswith("[sse-gate]") and "onmessage" in line and "named-event mismatch" in line
-               for line in first_line_after_header), first_line_after_header
+    assert any(
+        line.startswith("[sse-gate]") and "onmessage" in line and "named-event mismatch" in line
+        for line in first_line_after_header
+    ), first_line_after_header
     result.stdout.fnmatch_lines(["FAILED test_flow.py::test_generate*[sse-gate]*named-event mismatch*"])
     (test_dir,) = [path for path in output_dir.iterdir() if path.is_dir()]
     written = {path.name for path in test_dir.iterdir()}
@@ -178,11 +200,13 @@ def test_frontend_dir_and_config_injection(pytester: pytest.Pytester) -> None:
     """Fails if: --frontend-dir is ignored or the page is not told where the backend is."""
     site = pytester.mkdir("site")
     (site / "index.html").write_text('<script src="/config.js"></script><h1 id="t">Other frontend</h1>')
-    pytester.makepyfile(test_it="""
+    pytester.makepyfile(
+        test_it="""
         def test_it(gate_page, backend):
             gate_page.goto("/anything/at/all")
             assert gate_page.text_content("h1") == "Other frontend"
             assert gate_page.evaluate("window.__DRAFTS_CONFIG__.apiBase") == backend.url
-    """)
+    """
+    )
     result = pytester.runpytest_subprocess("--frontend-dir", str(site))
     result.assert_outcomes(passed=1)

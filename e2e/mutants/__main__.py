@@ -82,8 +82,21 @@ def run_mutant(mutant: Mutant, workdir: Path, *, fail_fast: bool, extra: Sequenc
     slug = mutant.name.strip("()").replace(" ", "-")
     junit = workdir / f"{slug}.xml"
     command = [
-        sys.executable, "-m", "pytest", "e2e", "-m", "not slow", "-q", "-p", "no:cacheprovider",
-        "-n", "0", f"--junitxml={junit}", f"--output={workdir / slug}", *mutant.pytest_args, *extra,
+        sys.executable,
+        "-m",
+        "pytest",
+        "e2e",
+        "-m",
+        "not slow",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "0",
+        f"--junitxml={junit}",
+        f"--output={workdir / slug}",
+        *mutant.pytest_args,
+        *extra,
     ]
     if fail_fast and mutant is not CONTROL:
         command.append("-x")
@@ -104,8 +117,9 @@ def format_table(results: Sequence[RunResult]) -> str:
     widths = [min(max(len(row[i]) for row in rows), limit) for i, limit in enumerate((32, 8, 10, 60, 400))]
     lines = []
     for index, row in enumerate(rows):
-        cells = [cell if len(cell) <= width else cell[: width - 1] + "…" for cell, width in zip(row, widths)]
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip())
+        pairs = zip(row, widths, strict=True)
+        cells = [cell if len(cell) <= width else cell[: width - 1] + "…" for cell, width in pairs]
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines)
@@ -113,14 +127,23 @@ def format_table(results: Sequence[RunResult]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.mutants", description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)),
-                        help="pytest runs side by side (default: 2 on two or more cores)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=max(1, min(2, os.cpu_count() or 1)),
+        help="pytest runs side by side (default: 2 on two or more cores)",
+    )
     parser.add_argument("--only", default="", help="comma-separated mutant names")
-    parser.add_argument("--fail-fast", action="store_true",
-                        help="stop each mutant's run at its first failure (a kill is a kill)")
+    parser.add_argument(
+        "--fail-fast", action="store_true", help="stop each mutant's run at its first failure (a kill is a kill)"
+    )
     parser.add_argument("--list", action="store_true", help="list the catalogue and exit")
-    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".mutants",
-                        help="JUnit reports, logs and evidence of each run (default .mutants/)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=REPO_ROOT / ".mutants",
+        help="JUnit reports, logs and evidence of each run (default .mutants/)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="passed on to every pytest run (after --)")
     args = parser.parse_args(argv)
 
@@ -140,18 +163,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"mutants: {len(catalogue)} mutants + the control, {args.jobs} at a time; logs in {args.workdir}")
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(
-            lambda m: run_mutant(m, args.workdir, fail_fast=args.fail_fast, extra=args.pytest_args),
-            [CONTROL, *catalogue],
-        ))
+        results = list(
+            pool.map(
+                lambda m: run_mutant(m, args.workdir, fail_fast=args.fail_fast, extra=args.pytest_args),
+                [CONTROL, *catalogue],
+            )
+        )
     print(format_table(results))
     killed = sum(1 for r in results[1:] if r.verdict == "killed")
     bad = [r for r in results if not r.ok]
-    print(f"mutants: {killed} of {len(results) - 1} killed; control {results[0].verdict}; "
-          f"{time.monotonic() - started:.0f} s")
+    print(
+        f"mutants: {killed} of {len(results) - 1} killed; control {results[0].verdict}; "
+        f"{time.monotonic() - started:.0f} s"
+    )
     for result in bad:
-        print(f"mutants: {result.mutant.name}: {result.verdict}; log: {args.workdir}/"
-              f"{result.mutant.name.strip('()').replace(' ', '-')}.log", file=sys.stderr)
+        print(
+            f"mutants: {result.mutant.name}: {result.verdict}; log: {args.workdir}/"
+            f"{result.mutant.name.strip('()').replace(' ', '-')}.log",
+            file=sys.stderr,
+        )
     return 1 if bad else 0
 
 

@@ -1,7 +1,7 @@
 """Backend mutants: small, named variants of the drafts API that break one guarantee each.
 
-Each is an app factory for `--backend-app e2e.mutants.backends:NAME`; it takes the parts the harness
-offers (settings, generator, redis_factory, runner), so it stays scriptable like the real backend.
+Each is an app factory for `--backend-app e2e.mutants.backends:NAME`; it takes every part the harness
+offers (`**parts`: settings, generator, redis_factory, runner), so it stays scriptable like the real backend.
 Where the broken behaviour lives on the wire (an event renamed, a header dropped, a body buffered),
 the mutant is the real app behind a small response rewriter, which is what a misconfigured
 middleware or proxy layer in the backend does; where it lives in the logic (saving order, settings),
@@ -76,8 +76,15 @@ class _StreamRewriter:
         await self.app(scope, receive, rewriting_send)
 
 
-def _app(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> FastAPI:
+def _app(
+    settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner
+) -> FastAPI:
+    """The real drafts API, built from the parts the harness hands a factory."""
     return create_app(settings, generator=generator, redis_factory=redis_factory, runner=runner)
+
+
+def _app_with(parts: dict[str, Any], **settings_changes: Any) -> FastAPI:
+    return _app(**{**parts, "settings": parts["settings"].model_copy(update=settings_changes)})
 
 
 def _without(name: bytes) -> Callable[[Headers], Headers]:
@@ -87,34 +94,29 @@ def _without(name: bytes) -> Callable[[Headers], Headers]:
 # --- the event model ------------------------------------------------------------------------------
 
 
-def unnamed_events(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def unnamed_events(**parts: Any) -> ASGIApp:
     """Sends every event without its `event:` line (the mirror image of the production bug): a page
     listening for named events hears nothing. Mode #1. Killed by: progress appears while running."""
-    return _StreamRewriter(_app(settings, generator, redis_factory, runner), body=lambda c: re.sub(rb"event: [^\r\n]*\r?\n", b"", c))
+    return _StreamRewriter(_app(**parts), body=lambda c: re.sub(rb"event: [^\r\n]*\r?\n", b"", c))
 
 
-def renamed_success(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def renamed_success(**parts: Any) -> ASGIApp:
     """Renames `success` to `complete` (a refactor on one side only). Mode #1/#8. Killed by: the page
     lands on the editor; every frame matches the protocol."""
-    return _StreamRewriter(_app(settings, generator, redis_factory, runner), body=lambda c: c.replace(b"event: success", b"event: complete"))
+    return _StreamRewriter(_app(**parts), body=lambda c: c.replace(b"event: success", b"event: complete"))
 
 
-def done_without_data(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def done_without_data(**parts: Any) -> ASGIApp:
     """Sends `done` with no data line, which browsers never dispatch. Mode #4. Killed by: every frame
     has a data line."""
-    return _StreamRewriter(
-        _app(settings, generator, redis_factory, runner), body=lambda c: re.sub(rb"(event: done\r?\n)data: \{\}\r?\n", rb"\1", c)
-    )
+    return _StreamRewriter(_app(**parts), body=lambda c: re.sub(rb"(event: done\r?\n)data: \{\}\r?\n", rb"\1", c))
 
 
-def unknown_task_200_stream(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def unknown_task_200_stream(**parts: Any) -> ASGIApp:
     """Answers an unknown task with a 200 stream that ends in an error instead of a 404, which makes
     a naive EventSource reconnect forever. Mode #10. Killed by: the unknown-task message."""
-    app = _app(settings, generator, redis_factory, runner)
-    body = (
-        b'event: error\r\ndata: {"type":"error","message":"Task not found"}\r\n\r\n'
-        b"event: done\r\ndata: {}\r\n\r\n"
-    )
+    app = _app(**parts)
+    body = b'event: error\r\ndata: {"type":"error","message":"Task not found"}\r\n\r\nevent: done\r\ndata: {}\r\n\r\n'
 
     async def mutant(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or "/stream/" not in scope["path"]:
@@ -132,8 +134,13 @@ def unknown_task_200_stream(settings: Settings, generator: DraftGenerator, redis
             if start is not None and start["status"] == 404:
                 if not message.get("more_body", False):
                     cors = [(k, v) for k, v in start.get("headers", []) if k.startswith(b"access-control")]
-                    await send({"type": "http.response.start", "status": 200,
-                                "headers": [(b"content-type", b"text/event-stream"), *cors]})
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 200,
+                            "headers": [(b"content-type", b"text/event-stream"), *cors],
+                        }
+                    )
                     await send({"type": "http.response.body", "body": body})
                 return
             await send(message)
@@ -146,13 +153,13 @@ def unknown_task_200_stream(settings: Settings, generator: DraftGenerator, redis
 # --- transport --------------------------------------------------------------------------------------
 
 
-def buffered_stream(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def buffered_stream(**parts: Any) -> ASGIApp:
     """Holds the stream's body until it ends (a buffering middleware). Mode #15/#16. Killed by: each
     progress message must be on the page while the task is still held."""
-    return _StreamRewriter(_app(settings, generator, redis_factory, runner), buffer_body=True)
+    return _StreamRewriter(_app(**parts), buffer_body=True)
 
 
-def gzip_stream(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def gzip_stream(**parts: Any) -> ASGIApp:
     """Compresses the stream like a compression middleware that does not flush per event. Mode #16.
     Killed by: progress while held; no Content-Encoding on the stream."""
 
@@ -161,44 +168,44 @@ def gzip_stream(settings: Settings, generator: DraftGenerator, redis_factory: Ca
         return zlib.compressobj(wbits=31).compress
 
     return _StreamRewriter(
-        _app(settings, generator, redis_factory, runner),
+        _app(**parts),
         headers=lambda h: [*h, (b"content-encoding", b"gzip")],
         body_per_response=new_compressor,
     )
 
 
-def wrong_content_type(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def wrong_content_type(**parts: Any) -> ASGIApp:
     """Serves the stream as `text/plain`: EventSource fails the connection at once. Mode #9.
     Killed by: the happy path; the stream headers."""
 
     def retype(headers: Headers) -> Headers:
         return [(k, b"text/plain; charset=utf-8" if k.lower() == b"content-type" else v) for k, v in headers]
 
-    return _StreamRewriter(_app(settings, generator, redis_factory, runner), headers=retype)
+    return _StreamRewriter(_app(**parts), headers=retype)
 
 
-def no_accel_header(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def no_accel_header(**parts: Any) -> ASGIApp:
     """Drops `X-Accel-Buffering: no`: fine in dev, buffered by nginx in production. Mode #15.
     Killed by: progress through a buffering proxy; the stream headers."""
-    return _StreamRewriter(_app(settings, generator, redis_factory, runner), headers=_without(b"x-accel-buffering"))
+    return _StreamRewriter(_app(**parts), headers=_without(b"x-accel-buffering"))
 
 
-def no_cors_on_stream(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def no_cors_on_stream(**parts: Any) -> ASGIApp:
     """The stream response lacks `Access-Control-Allow-Origin` (POST still works). Mode #18.
     Killed by: the happy path (the cross-origin EventSource fails); the CORS header check."""
-    return _StreamRewriter(_app(settings, generator, redis_factory, runner), headers=_without(b"access-control-allow-origin"))
+    return _StreamRewriter(_app(**parts), headers=_without(b"access-control-allow-origin"))
 
 
-def cors_allows_any_origin(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def cors_allows_any_origin(**parts: Any) -> ASGIApp:
     """Allows every origin (a regex of `.*`), so any site can drive generations. Mode #18.
     Killed by: the page on a foreign origin must fail."""
-    return _app(settings.model_copy(update={"cors_origin_regex": ".*"}), generator, redis_factory, runner)
+    return _app_with(parts, cors_origin_regex=".*")
 
 
-def no_heartbeats(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def no_heartbeats(**parts: Any) -> ASGIApp:
     """Sends no heartbeat while quiet (one every 1000 polls): an idle-timeout proxy cuts the stream.
     Mode #17. Killed by: heartbeats keep a quiet stream alive through an idle timeout."""
-    return _app(settings.model_copy(update={"heartbeat_polls": 1000}), generator, redis_factory, runner)
+    return _app_with(parts, heartbeat_polls=1000)
 
 
 # --- logic ------------------------------------------------------------------------------------------
@@ -238,10 +245,10 @@ class _ReorderingRunner:
         await self._runner.aclose()
 
 
-def success_before_saved(settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner) -> ASGIApp:
+def success_before_saved(**parts: Any) -> ASGIApp:
     """Sends `success` before the draft is saved: the editor loads a draft that is not there yet.
     Killed by: the draft is readable the moment success arrives."""
-    return _app(settings, generator, redis_factory, _ReorderingRunner(runner))
+    return _app(**{**parts, "runner": _ReorderingRunner(parts["runner"])})
 
 
 BACKEND_MUTANTS: dict[str, Callable[..., ASGIApp]] = {
