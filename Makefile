@@ -1,0 +1,116 @@
+# The project's commands. Every target first makes sure of .venv (the project installed with its
+# dev extra) and of a browser, so `make e2e` / `make test` work on a fresh clone.
+#
+#   make e2e                  the gate: e2e tests, production timings excluded, 2 workers, headless
+#   make e2e WORKERS=0        the same, serially
+#   make e2e PYTEST_ARGS='-k reconnect --headed'
+#   make test                 everything (tests/ and e2e/, slow ones too), then again on real Redis
+#                             when one answers at REDIS_URL
+#
+# Variables: PYTHON (makes the venv), WORKERS, BROWSER (chromium|firefox|webkit), PYTEST_ARGS,
+# REDIS_URL, REDIS_REQUIRED (non-empty: `make test` fails instead of skipping the real-Redis pass
+# when no Redis answers; .ci/run and GitHub set it), JUNIT_DIR (write JUnit XML there), SERVE_ARGS.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV ?= .venv
+WORKERS ?= 2
+BROWSER ?= chromium
+PYTEST_ARGS ?=
+SERVE_ARGS ?=
+REDIS_URL ?= redis://127.0.0.1:6379/0
+REDIS_REQUIRED ?=
+JUNIT_DIR ?=
+
+BIN := $(VENV)/bin
+PYTEST := $(BIN)/python -m pytest
+INSTALLED := $(VENV)/.installed
+BROWSER_READY := $(VENV)/.browser-$(BROWSER)
+# tests/api is where the API tests live; list it only if it exists so that pytest does not stop
+# with "file or directory not found" on a tree that has none yet.
+REDIS_PASS_PATHS := $(wildcard tests/api) e2e
+
+.PHONY: help venv e2e test test-redis serve mutants bench lint-workflows clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
+
+# The venv and the project in it. Re-run when pyproject.toml changes (new dependency, entry point).
+# pip's own output is long; -q keeps errors and drops the progress noise.
+$(INSTALLED): pyproject.toml
+	@test -x $(BIN)/python || { echo "make: creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
+	@echo "make: installing the project and its dev extra into $(VENV) (pip install -e '.[dev]')"
+	@$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+	@touch $@
+
+venv: $(INSTALLED) ## only create .venv and install the project (no browser)
+
+# A browser for Playwright: its own build if installed, else a system Chromium, else install one
+# (see harness/browsers.py). The stamp is per browser; a browser removed later is reported by the
+# pytest plugin with the same instruction.
+$(BROWSER_READY): $(INSTALLED)
+	@$(BIN)/python -m harness.browsers ensure --browser $(BROWSER)
+	@touch $@
+
+# The pytest commands. pytest-playwright empties its --output folder (traces, screenshots, the
+# harness's SSE evidence) when a session starts, so the real-Redis pass writes to a folder of its
+# own instead of wiping the first pass's evidence. JUNIT_DIR=dir adds one JUnit XML per pass.
+junit = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$(1).xml)
+E2E_PASS = $(PYTEST) e2e -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(call junit,e2e) $(PYTEST_ARGS)
+ALL_PASS = $(PYTEST) tests e2e -n $(WORKERS) --browser $(BROWSER) $(call junit,test) $(PYTEST_ARGS)
+REDIS_PASS = $(PYTEST) $(REDIS_PASS_PATHS) -m 'not slow' -n $(WORKERS) --browser $(BROWSER) \
+	--redis-url '$(REDIS_URL)' --output test-results/real-redis $(call junit,test-real-redis) $(PYTEST_ARGS)
+
+e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 2), headless
+	$(E2E_PASS)
+
+# Both passes run even when the first fails (the second tells whether a failure is Redis-specific);
+# the target fails if either did. The Redis check comes first so its verdict is printed up front,
+# and it is repeated at the end when the pass was skipped.
+test: $(BROWSER_READY) ## every test incl. slow ones, then tests/api + e2e again on real Redis if reachable
+	@status=0; \
+	if redis_error=$$($(BIN)/python scripts/redis_reachable.py '$(REDIS_URL)' 2>&1); then \
+		redis=reachable; \
+	elif [ -n "$(REDIS_REQUIRED)" ]; then \
+		echo "make test: REDIS_REQUIRED is set, and $$redis_error"; \
+		exit 1; \
+	else \
+		redis=""; \
+		echo "make test: the real-Redis pass will be SKIPPED: $$redis_error (start redis-server, or set REDIS_URL)"; \
+	fi; \
+	echo "make test: pass 1 - every test in tests/ and e2e/, slow ones included (fakeredis)"; \
+	(set -x; $(ALL_PASS)) || status=$$?; \
+	if [ -n "$$redis" ]; then \
+		echo "make test: pass 2 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL)"; \
+		(set -x; $(REDIS_PASS)) || status=$$?; \
+	else \
+		echo "make test: real-Redis pass SKIPPED: no Redis server answered at $(REDIS_URL)"; \
+	fi; \
+	exit $$status
+
+test-redis: $(BROWSER_READY) ## only the real-Redis pass; fails when no Redis answers at REDIS_URL
+	@$(BIN)/python scripts/redis_reachable.py '$(REDIS_URL)'
+	$(REDIS_PASS)
+
+serve: $(BROWSER_READY) ## backend + stub frontend with production timings (python -m harness.serve)
+	$(BIN)/python -m harness.serve $(SERVE_ARGS)
+
+mutants: $(BROWSER_READY) ## run the suite against known-broken variants (python -m e2e.mutants)
+	$(BIN)/python -m e2e.mutants
+
+bench: $(BROWSER_READY) ## benchmarks (python bench/run.py)
+	$(BIN)/python bench/run.py
+
+# actionlint comes from the dev extra (see the comment there in pyproject.toml). shellcheck is the
+# venv's or none, never whatever else is on PATH, so the verdict is the same on every machine;
+# pyflakes is off for the same reason (no step runs Python inline).
+lint-workflows: $(INSTALLED) ## actionlint over .github/workflows
+	$(BIN)/actionlint -shellcheck='$(wildcard $(BIN)/shellcheck)' -pyflakes= .github/workflows/*.yml
+	@echo "make lint-workflows: no problems in $$(ls .github/workflows/*.yml | tr '\n' ' ')"
+
+clean: ## remove the venv and test output (the browser stays where it was installed)
+	rm -rf $(VENV) test-results .pytest_cache
