@@ -22,6 +22,7 @@ WORKERS ?= 2
 BROWSER ?= chromium
 PYTEST_ARGS ?=
 SERVE_ARGS ?=
+MUTANTS_ARGS ?=
 REDIS_URL ?= redis://127.0.0.1:6379/0
 REDIS_REQUIRED ?=
 JUNIT_DIR ?=
@@ -62,16 +63,20 @@ $(BROWSER_READY): $(INSTALLED)
 junit = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$(1).xml)
 E2E_PASS = $(PYTEST) e2e -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(call junit,e2e) $(PYTEST_ARGS)
 ALL_PASS = $(PYTEST) tests e2e -n $(WORKERS) --browser $(BROWSER) $(call junit,test) $(PYTEST_ARGS)
+# Every mutant must be killed and the correct system must pass; --fail-fast ends each mutant's run at
+# its first failing test (a kill is a kill); `make mutants` runs them whole for the full table.
+MUTANTS_PASS = $(BIN)/python -m e2e.mutants --fail-fast
 REDIS_PASS = $(PYTEST) $(REDIS_PASS_PATHS) -m 'not slow' -n $(WORKERS) --browser $(BROWSER) \
 	--redis-url '$(REDIS_URL)' --output test-results/real-redis $(call junit,test-real-redis) $(PYTEST_ARGS)
 
 e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 2), headless
 	$(E2E_PASS)
 
-# Both passes run even when the first fails (the second tells whether a failure is Redis-specific);
-# the target fails if either did. The Redis check comes first so its verdict is printed up front,
+# All passes run even when one fails (the real-Redis pass tells whether a failure is Redis-specific);
+# the target fails if any did. The mutant check runs before the real-Redis pass so that pytest's own
+# summary line closes the output. The Redis check comes first so its verdict is printed up front,
 # and it is repeated at the end when the pass was skipped.
-test: $(BROWSER_READY) ## every test incl. slow ones, then tests/api + e2e again on real Redis if reachable
+test: $(BROWSER_READY) ## every test incl. slow ones, the mutant check, then tests/api + e2e on real Redis
 	@status=0; \
 	if redis_error=$$($(BIN)/python scripts/redis_reachable.py '$(REDIS_URL)' 2>&1); then \
 		redis=reachable; \
@@ -84,8 +89,10 @@ test: $(BROWSER_READY) ## every test incl. slow ones, then tests/api + e2e again
 	fi; \
 	echo "make test: pass 1 - every test in tests/ and e2e/, slow ones included (fakeredis)"; \
 	(set -x; $(ALL_PASS)) || status=$$?; \
+	echo "make test: pass 2 - the mutant check: every known-broken variant must fail the e2e suite"; \
+	(set -x; $(MUTANTS_PASS)) || status=$$?; \
 	if [ -n "$$redis" ]; then \
-		echo "make test: pass 2 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL)"; \
+		echo "make test: pass 3 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL)"; \
 		(set -x; $(REDIS_PASS)) || status=$$?; \
 	else \
 		echo "make test: real-Redis pass SKIPPED: no Redis server answered at $(REDIS_URL)"; \
@@ -99,8 +106,8 @@ test-redis: $(BROWSER_READY) ## only the real-Redis pass; fails when no Redis an
 serve: $(BROWSER_READY) ## backend + stub frontend with production timings (python -m harness.serve)
 	$(BIN)/python -m harness.serve $(SERVE_ARGS)
 
-mutants: $(BROWSER_READY) ## run the suite against known-broken variants (python -m e2e.mutants)
-	$(BIN)/python -m e2e.mutants
+mutants: $(BROWSER_READY) ## run the e2e suite against every mutant; table of killed/survived (python -m e2e.mutants)
+	$(BIN)/python -m e2e.mutants $(MUTANTS_ARGS)
 
 bench: $(BROWSER_READY) ## benchmarks (python bench/run.py)
 	$(BIN)/python bench/run.py

@@ -244,6 +244,11 @@ def gate_page(page: Page, frontend: str, backend: LiveBackend, gate_evidence: Ev
 # --- pytest-playwright, extended -------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session", autouse=True)
+def delete_output_dir() -> None:
+    """Off: the gate empties `--output` once per run, before any worker starts (see plugin.py)."""
+
+
 _BROWSER_CHOICES: pytest.StashKey[dict[str, BrowserChoice]] = pytest.StashKey()
 
 

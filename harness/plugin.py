@@ -6,6 +6,7 @@ registered after pytest-playwright's and extend its `browser_type_launch_args`/`
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Generator
 
 import pytest
@@ -27,6 +28,17 @@ def pytest_configure(config: pytest.Config) -> None:
     GateOptions.from_config(config)  # fail fast on contradictory options, before any test runs
     if not config.pluginmanager.has_plugin(_FIXTURES_PLUGIN_NAME):
         config.pluginmanager.register(fixtures, _FIXTURES_PLUGIN_NAME)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # pytest-playwright empties --output at the first test of every process; under pytest-xdist a
+    # worker that starts late could delete the evidence another has just written. The gate empties
+    # it once, here in the controller (or the only process), and turns that fixture off.
+    if hasattr(session.config, "workerinput"):
+        return
+    output = session.config.getoption("output", None)
+    if output:
+        shutil.rmtree(session.config.invocation_params.dir / output, ignore_errors=True)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -245,5 +246,8 @@ def test_non_http_scopes_pass_through(wire_log: WireLog) -> None:
     async def app(scope: dict, receive: object, send: object) -> None:
         seen.append(scope["type"])
 
-    anyio.run(WireRecorder(app, wire_log), {"type": "lifespan"}, None, None)
+    # In its own thread: under pytest-xdist, a Playwright test run earlier in this worker leaves the
+    # sync API's event loop registered as running in this thread, and anyio.run would refuse.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(anyio.run, WireRecorder(app, wire_log), {"type": "lifespan"}, None, None).result(timeout=10)
     assert seen == ["lifespan"] and wire_log.since() == ([], [])
