@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from harness.evidence_collector import EvidenceCollector
@@ -69,6 +70,13 @@ def test_draft_is_readable_the_moment_success_arrives(
     expect(EditorPage(gate_page).alert).to_be_hidden()
 
 
+WEBKIT_STREAM_TAIL = (
+    "Playwright's WebKit build may not deliver the tail of an SSE stream (seen upstream: "
+    "modelcontextprotocol/inspector#2132); here the whole stream is its tail"
+)
+
+
+@pytest.mark.browser_quirk("webkit", reason=WEBKIT_STREAM_TAIL)
 def test_task_finished_before_the_page_subscribed_still_lands_on_editor(
     new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page
 ) -> None:

@@ -43,6 +43,15 @@ def add_options(parser: pytest.Parser) -> None:
         help="backend poll interval in seconds for the harness's backend (default 0.05)",
     )
     parser.addini("gate_poll_interval", "backend poll interval for the harness's backend", default="0.05")
+    group.addoption(
+        "--frontend-port",
+        dest="frontend_port",
+        type=int,
+        default=None,
+        help="serve the frontend on this loopback port, plus the xdist worker's number (default: a free "
+        "one); a deployed backend's CORS settings can then allow the page's origin, http://127.0.0.1:PORT",
+    )
+    parser.addini("frontend_port", "loopback port of the served frontend (0: a free one)", default="0")
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class GateOptions:
     backend_url: str | None
     redis_url: str | None
     poll_interval: float
+    frontend_port: int
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> GateOptions:
@@ -90,4 +100,5 @@ class GateOptions:
             backend_url=backend_url.rstrip("/") if backend_url else None,
             redis_url=value("redis_url") or os.environ.get("SSE_GATE_REDIS_URL") or None,
             poll_interval=poll,
+            frontend_port=config.getoption("frontend_port") or int(config.getini("frontend_port")),
         )

@@ -99,7 +99,11 @@ def live_frontend(gate_options: GateOptions, frontend_config: FrontendConfig) ->
         yield gate_options.frontend_url
         return
     directory = gate_options.frontend_dir or STUB_FRONTEND_DIR
-    server = LiveServer(frontend_app(directory, frontend_config, gate_options.sse_client))
+    server = LiveServer(
+        frontend_app(directory, frontend_config, gate_options.sse_client),
+        # A fixed port is shifted per xdist worker (3000, 3001, ...) so that workers never clash.
+        port=gate_options.frontend_port + _worker_index() if gate_options.frontend_port else 0,
+    )
     server.start()
     yield server
     server.stop()

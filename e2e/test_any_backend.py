@@ -1,0 +1,41 @@
+"""The one flow that needs no scripting: it runs against a deployed backend too (`--backend-url`).
+
+Against the harness's own backend the generation plays a short script (held once); against a staging
+backend its real generator runs. Either way the page must show progress, open one stream, close it,
+and land on the editor.
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from harness._backend import LiveBackend
+from harness.evidence_collector import EvidenceCollector
+from harness.pages import EDITOR_URL, EditorPage, NewDraftPage
+from harness.scripted import Hold, Progress, ScriptedGenerator, Succeed
+
+# A real generator (staging) takes its time; the scripted one finishes at once.
+REAL_GENERATION_TIMEOUT_MS = 120_000
+
+
+def test_generate_lands_on_the_editor_with_progress_on_any_backend(
+    gate_page: Page, backend: LiveBackend, scripted_generator: ScriptedGenerator, gate_evidence: EvidenceCollector
+) -> None:
+    """Fails if: a deployed backend (behind its real proxies and CORS) drops, buffers or renames
+    events, or the page cannot follow them to the editor."""
+    if backend.scriptable:
+        # Held after the first message, so that a progress event surely reaches the page first.
+        scripted_generator.autoplay(Progress("Analyzing..."), Hold(), Succeed(title="Any backend"))
+    new_draft = NewDraftPage(gate_page).open().fill()
+    new_draft.generate()
+    if backend.scriptable:
+        run = scripted_generator.next_run()
+        expect(new_draft.status).to_have_text("Analyzing...")
+        run.release()
+    expect(gate_page).to_have_url(EDITOR_URL, timeout=REAL_GENERATION_TIMEOUT_MS)
+    expect(EditorPage(gate_page).heading).not_to_have_text("Edit draft")
+    assert gate_evidence.dispatched("progress") or gate_evidence.dispatched("started"), (
+        gate_evidence.eventsource_summary()
+    )
+    assert gate_evidence.stream_connections() == 1
+    assert gate_evidence.all_eventsources_closed_by_page(), gate_evidence.eventsource_summary()
