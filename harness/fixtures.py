@@ -89,6 +89,7 @@ def wire_log() -> WireLog:
 
 @pytest.fixture(scope="session")
 def frontend_config() -> FrontendConfig:
+    """What the served page's `/config.js` says (`apiBase`, `reconnectTimeoutMs`); `update()` it per test."""
     return FrontendConfig(apiBase="", reconnectTimeoutMs=TEST_RECONNECT_TIMEOUT_MS)
 
 
