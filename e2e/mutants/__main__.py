@@ -147,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("pytest_args", nargs="*", help="passed on to every pytest run (after --)")
     args = parser.parse_args(argv)
 
-    catalogue = all_mutants()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    catalogue = all_mutants(args.workdir)
     if args.list:
         for mutant in catalogue:
             print(f"{mutant.name:32} {mutant.side:8} {mutant.summary}")
@@ -159,7 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown mutants {sorted(unknown)}; see --list")
         catalogue = [m for m in catalogue if m.name in wanted]
 
-    args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"mutants: {len(catalogue)} mutants + the control, {args.jobs} at a time; logs in {args.workdir}")
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:

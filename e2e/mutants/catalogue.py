@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from e2e.mutants.backends import BACKEND_MUTANTS
+from e2e.mutants.clients import CLIENT_MUTANTS
 
-CLIENTS_DIR = Path(__file__).resolve().parent / "clients"
+ORIGINAL_CLIENT = Path(__file__).resolve().parent / "clients" / "original_onmessage.js"
 BACKENDS_MODULE = "e2e.mutants.backends"
 
 
@@ -27,11 +28,18 @@ def _first_comment_line(path: Path) -> str:
     return path.stem
 
 
-def client_mutants() -> list[Mutant]:
-    return [
-        Mutant(path.stem, "client", (f"--sse-client={path}",), _first_comment_line(path))
-        for path in sorted(CLIENTS_DIR.glob("*.js"))
+def client_mutants(workdir: Path) -> list[Mutant]:
+    """The regression fixture as shipped, then the derived mutants, written into `workdir/clients`."""
+    # `--opt=value`: pytest would also take a separate absolute path for a rootdir candidate.
+    mutants = [
+        Mutant(
+            "original_onmessage", "client", (f"--sse-client={ORIGINAL_CLIENT}",), _first_comment_line(ORIGINAL_CLIENT)
+        )
     ]
+    for mutant in CLIENT_MUTANTS:
+        path = mutant.write(workdir / "clients")
+        mutants.append(Mutant(mutant.name, "client", (f"--sse-client={path}",), mutant.summary))
+    return mutants
 
 
 def backend_mutants() -> list[Mutant]:
@@ -46,5 +54,5 @@ def backend_mutants() -> list[Mutant]:
     ]
 
 
-def all_mutants() -> list[Mutant]:
-    return client_mutants() + backend_mutants()
+def all_mutants(workdir: Path) -> list[Mutant]:
+    return client_mutants(workdir) + backend_mutants()
