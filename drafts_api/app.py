@@ -71,6 +71,10 @@ def _stream_openapi() -> dict[str, Any]:
 def _readable(errors: list[dict[str, Any]]) -> list[str]:
     readable = []
     for error in errors:
+        if error.get("type") == "json_invalid":  # loc holds a character position, not a field
+            reason = (error.get("ctx") or {}).get("error", "")
+            readable.append(f"the body is not valid JSON ({reason})" if reason else "the body is not valid JSON")
+            continue
         location = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "path"))
         readable.append(f"{location}: {error.get('msg', 'invalid')}" if location else str(error.get("msg")))
     return readable

@@ -18,11 +18,14 @@ from redis import RedisError
 
 from drafts_api.generation import DraftGenerator, GenerationFailed
 from drafts_api.protocol import Draft, GenerateRequest, TaskState
+from drafts_api.stream import STORE_UNAVAILABLE
 from drafts_api.tasks import TaskStore, new_id
 
 logger = logging.getLogger("drafts_api.runner")
 
 GENERIC_FAILURE = "Draft generation failed. Please try again."
+# Bounded: about half a minute of outage, then the task is left to its TTL.
+FAILURE_RECORD_RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 INTERRUPTED = "Draft generation was interrupted. Please try again."
 
 Job = Callable[[TaskStore], Coroutine[Any, Any, None]]
@@ -69,18 +72,30 @@ async def run_generation(
         await _record_failure(store, task_id, INTERRUPTED)
         raise
     except RedisError as exc:
-        # Redis is the only place progress can be written; the stream reports the outage itself.
+        # Streams open now report the outage themselves. Without a terminal state, though, the task
+        # would look alive until its TTL to any later stream: record the failure once Redis is back.
         logger.warning("task %s: Redis failed during generation: %s", task_id, exc)
+        await _record_failure(store, task_id, STORE_UNAVAILABLE, retry_delays=FAILURE_RECORD_RETRY_DELAYS_S)
     except Exception:
         logger.exception("task %s: the generator raised", task_id)
         await _record_failure(store, task_id, GENERIC_FAILURE)
 
 
-async def _record_failure(store: TaskStore, task_id: str, message: str) -> None:
-    try:
-        await store.update_task_state(task_id, TaskState.FAILURE, {"message": message})
-    except (RedisError, KeyError) as exc:
-        logger.warning("task %s: could not record failure %r: %s", task_id, message, exc)
+async def _record_failure(
+    store: TaskStore, task_id: str, message: str, *, retry_delays: tuple[float, ...] = ()
+) -> None:
+    for delay in (*retry_delays, None):
+        try:
+            await store.update_task_state(task_id, TaskState.FAILURE, {"message": message})
+            return
+        except KeyError as exc:  # the task expired meanwhile: nobody is waiting for it
+            logger.warning("task %s: could not record failure %r: %s", task_id, message, exc)
+            return
+        except RedisError as exc:
+            if delay is None:
+                logger.warning("task %s: could not record failure %r: %s", task_id, message, exc)
+                return
+            await asyncio.sleep(delay)
 
 
 class InProcessRunner:

@@ -7,8 +7,10 @@ import pytest
 from drafts_api.app import STORE_UNAVAILABLE_DETAIL
 from drafts_api.protocol import Draft, draft_path, generate_path
 from drafts_api.stream import STORE_UNAVAILABLE
+from harness.scripted import ScriptedGenerationError
 
 from .api_backend import DEFAULT_CAMPAIGN, ApiBackend, BackendFactory, generate_body
+from .event_stream import payload_of
 from .redis_under_test import skip_unless_outage_possible
 
 pytestmark = pytest.mark.timeout(30)
@@ -78,6 +80,28 @@ def test_redis_outage_mid_stream_ends_it_cleanly_and_a_new_stream_resumes(backen
         run.succeed()
         resumed.expect("success")
         resumed.expect("done")
+
+
+def test_a_generation_cut_off_by_redis_ends_in_failure_once_redis_is_back(backend: ApiBackend) -> None:
+    """The worker cannot write while Redis is down; when it is back, the task must not look alive.
+
+    fails if: the runner gives up on the first Redis error, leaving the task at its last progress
+    (a later stream would send heartbeats until the TTL), or records a failure the user cannot read.
+    """
+    skip_unless_outage_possible(backend.redis)
+    accepted, run = backend.start_generation()
+    backend.redis.cut()
+    with pytest.raises(ScriptedGenerationError, match="failed in the backend"):
+        run.progress("Never written...")
+    backend.redis.heal()
+    with backend.stream(accepted.stream_url) as stream:
+        names = []
+        while (event := stream.next_event()) is not None and event.type != "error":
+            names.append(event.type)
+        assert event is not None, f"no `error` event; received: {stream.transcript()}"
+        assert payload_of(event) == {"type": "error", "message": STORE_UNAVAILABLE}
+        assert set(names) <= {"started"}, names
+        stream.expect("done")
 
 
 def test_requests_get_503_json_while_redis_is_down(backend: ApiBackend) -> None:
