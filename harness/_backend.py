@@ -93,6 +93,8 @@ def load_backend_app(spec: str, parts: BackendParts) -> LoadedApp:
 def fakeredis_from_url(provider: RedisProvider) -> Iterator[None]:
     """While active, `redis.from_url`/`redis.asyncio.from_url` (and `Redis.from_url`) give fakeredis clients.
 
+    The harness keeps it active while a `--backend-app` is imported, built and started, not longer.
+
     For apps that build their Redis client from a URL themselves. Only with the fakeredis provider:
     with `--redis-url` the app should be given that URL instead.
     """

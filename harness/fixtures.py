@@ -151,17 +151,18 @@ def live_backend(
         yield LiveBackend(gate_options.backend_url, f"running backend at {gate_options.backend_url}")
         return
     parts = BackendParts(backend_settings, scripted_generator, redis_provider.async_client, generation_worker)
+    # Patched only while the app is imported, built and started (its lifespan runs in start()): the
+    # rest of the session, tests/api among it, must get the real `redis.from_url`.
     with fakeredis_from_url(redis_provider):
-        loaded = (
-            load_backend_app(gate_options.backend_app, parts)
-            if gate_options.backend_app
-            else (build_default_app(parts))
-        )
+        if gate_options.backend_app:
+            loaded = load_backend_app(gate_options.backend_app, parts)
+        else:
+            loaded = build_default_app(parts)
         server = LiveServer(WireRecorder(loaded.app, wire_log))
         server.start()
-        backend = LiveBackend(server.url, loaded.description, server=server, scriptable=loaded.scriptable)
-        yield backend
-        backend.stop()
+    backend = LiveBackend(server.url, loaded.description, server=server, scriptable=loaded.scriptable)
+    yield backend
+    backend.stop()
 
 
 # --- per test --------------------------------------------------------------------------------------

@@ -226,3 +226,36 @@ def test_browser_quirk_mark_expects_failure_on_that_browser_only(pytester: pytes
     on_firefox.assert_outcomes(xfailed=1)
     on_firefox.stdout.fnmatch_lines(["*firefox quirk: drops the stream's tail*"])
     pytester.runpytest_subprocess("--browser", "chromium").assert_outcomes(passed=1)
+
+
+def test_an_app_that_builds_redis_from_a_url_gets_fakeredis(pytester: pytest.Pytester) -> None:
+    """Fails if: `--backend-app` apps that call `redis.asyncio.from_url` try a real server (none here),
+    or the patch outlives the app's start-up and leaks into the rest of the session."""
+    pytester.makepyfile(url_backend="""
+        from contextlib import asynccontextmanager
+        import redis.asyncio
+        from fastapi import FastAPI
+
+        @asynccontextmanager
+        async def lifespan(app):
+            # Port 1: nothing listens there; only a fakeredis client can answer.
+            app.state.redis = redis.asyncio.from_url("redis://127.0.0.1:1/0")
+            yield
+
+        app = FastAPI(lifespan=lifespan)
+
+        @app.get("/roundtrip")
+        async def roundtrip():
+            await app.state.redis.set("key", "stored")
+            return {"read": (await app.state.redis.get("key")).decode()}
+    """)
+    pytester.makepyfile(test_it="""
+        import httpx
+        import redis.asyncio
+
+        def test_it(backend):
+            assert httpx.get(backend.url + "/roundtrip").json() == {"read": "stored"}
+            assert "fakeredis" not in repr(redis.asyncio.from_url)
+    """)
+    result = pytester.runpytest_subprocess("--backend-app=url_backend:app")
+    result.assert_outcomes(passed=1)
