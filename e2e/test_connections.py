@@ -40,7 +40,8 @@ def test_closing_the_page_stops_the_backend_stream(
     expect(new_draft.status).to_have_text("Writing...")
     assert backend.live_streams() == 1
     gate_page.goto("about:blank")
-    wait_until(backend.live_streams, lambda count: count == 0, timeout=2.0, what="live streams back to 0")
+    # Generous: the bound is about a loaded CI machine; tests/api holds the backend to one poll interval.
+    wait_until(backend.live_streams, lambda count: count == 0, timeout=5.0, what="live streams back to 0")
 
 
 def test_backend_restart_mid_generation_reconnects_and_finishes(

@@ -1,0 +1,15 @@
+"""The e2e happy path, unchanged, repeated `--bench-iterations` times for the benchmark (not part of the gate)."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+from e2e.test_generate_flow import (
+    test_progress_appears_in_order_while_running_then_editor_shows_draft as happy_path,
+)
+from harness.pages import NewDraftPage
+from harness.scripted import ScriptedGenerator
+
+
+def test_happy_path(iteration: int, new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page) -> None:
+    happy_path(new_draft, scripted, gate_page)
