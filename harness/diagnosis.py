@@ -641,6 +641,8 @@ def buffered_stream(evidence: Evidence) -> Diagnosis | None:
         source = _source_for(evidence, stream)
         if stream.ended_by is not None or source is None or _closed_at(evidence, source) is not None:
             continue
+        if _left_page_at(evidence, source) is not None:
+            continue  # the document that listened is gone: nothing could reach it (disconnect_not_noticed)
         observable = set(source.observed_types) | set(source.listened_types())
         overdue = [
             f
@@ -663,6 +665,33 @@ def buffered_stream(evidence: Evidence) -> Diagnosis | None:
                 f"the stream {stream.path} has been open {age:.1f} s and not one byte of its body has left the "
                 "backend: the response is held back inside the backend (a buffering middleware or a "
                 "generator that never yields)",
+            )
+    return None
+
+
+def _left_page_at(evidence: Evidence, source: PageEventSource) -> float | None:
+    """When the page left the document that made `source` (a later main-frame navigation), if it did."""
+    later = [navigation.t for navigation in evidence.navigations if navigation.t > source.t]
+    return min(later) if later else None
+
+
+def disconnect_not_noticed(evidence: Evidence) -> Diagnosis | None:
+    """The page closed its EventSource or left, and the backend still holds that stream open."""
+    for stream in _event_streams(evidence):
+        source = _source_for(evidence, stream)
+        if stream.ended_by is not None or source is None:
+            continue
+        gone = [t for t in (_closed_at(evidence, source), _left_page_at(evidence, source)) if t is not None]
+        if not gone:
+            continue
+        age = evidence.collected_at - min(gone)
+        if age >= STALLED_AGE_S:
+            how = "closed its EventSource" if _closed_at(evidence, source) == min(gone) else "left the page"
+            return Diagnosis(
+                "disconnect_not_noticed",
+                f"the page {how} {age:.1f} s before the failure, but the backend still holds the stream "
+                f"{stream.path} open: it has not noticed that the client disconnected, so it keeps polling "
+                "for nobody (a leak)",
             )
     return None
 
@@ -846,6 +875,7 @@ RULES: tuple[Rule, ...] = (
     wrong_field,
     success_before_saved,
     page_error,
+    disconnect_not_noticed,
     buffered_stream,
     stream_headers_missing,
     status_not_rendered,

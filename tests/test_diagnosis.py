@@ -288,6 +288,21 @@ def test_buffered_stream_stays_silent_when_arrivals_follow_sends(healthy: Eviden
     assert _rule("buffered_stream")(healthy) is None
 
 
+def test_disconnect_not_noticed_when_the_page_left_and_the_stream_stays_open(healthy: Evidence) -> None:
+    # The page navigates away mid-stream; the backend never sees the disconnect.
+    stream = _stream(healthy)
+    stream.ended_by, stream.closed_at = None, None
+    stream.frames = [f for f in stream.frames if f.event in ("started", "progress")]
+    healthy.eventsource.closes = []
+    left = stream.frames[-1].t + 0.1
+    healthy.navigations = [*healthy.navigations, Navigation(url="about:blank", t=left)]
+    healthy.collected_at = left + 3.0
+    found = diagnose(healthy)
+    assert found.rule == "disconnect_not_noticed", found
+    assert "left the page 3.0 s before the failure" in found.line
+    assert _rule("buffered_stream")(healthy) is None
+
+
 def test_idle_cut_with_rare_heartbeats(healthy: Evidence) -> None:
     stream = _stream(healthy)
     # The page never got further than `started`; the stream went quiet and was cut 3 s later.
