@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Final, Protocol
 
-import fakeredis
 import pytest
 import redis
 from redis.asyncio import Redis as AsyncRedis
+
+from harness._redis import FakeRedisProvider
 
 DEFAULT_REAL_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 REACHABLE_WITHIN_S: Final = 0.5
@@ -39,17 +40,10 @@ class RedisUnderTest(Protocol):
     def delete_prefix(self, key_prefix: str) -> None: ...
 
 
-class FakeRedisUnderTest:
+class FakeRedisUnderTest(FakeRedisProvider):
+    """The harness's fakeredis provider, with an outage the test switches on and off itself."""
+
     kind = "fakeredis"
-
-    def __init__(self) -> None:
-        self.server = fakeredis.FakeServer()
-
-    def async_client(self) -> AsyncRedis:
-        return fakeredis.FakeAsyncRedis(server=self.server)
-
-    def sync_client(self) -> redis.Redis:
-        return fakeredis.FakeRedis(server=self.server)
 
     def cut(self) -> None:
         # The server-wide flag: a client's own `connected=` keyword does not reliably take effect.
