@@ -277,18 +277,12 @@ def summary_line(choice: BrowserChoice) -> str:
 def ensure(browser_name: str) -> int:
     """Find a browser, installing one when there is none: Playwright's download, then apt (Chromium)."""
     try:
-        choice = find_browser(browser_name)
+        find_browser(browser_name)
     except BrowserNotFound:
         log(f"no usable {browser_name} yet")
         if not try_playwright_install(browser_name) and browser_name == "chromium":
             try_apt_install_chromium()
-        try:
-            choice = find_browser(browser_name)
-        except BrowserNotFound as still_missing:
-            log(str(still_missing))
-            return 2
-    print(summary_line(choice), flush=True)
-    return 0
+    return show(browser_name)
 
 
 def show(browser_name: str) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -155,28 +155,12 @@ def build_eventsource_log(records: Iterable[dict[str, Any]]) -> PageEventSourceL
     return log
 
 
-@dataclass
-class _RequestState:
-    url: str
-    method: str
-    resource_type: str
-    t: float
-    status: int | None = None
-    failure: str | None = None
-    content_type: str = ""
-    t_response: float | None = None
-    t_end: float | None = None
-
-    def freeze(self) -> PageRequest:
-        return PageRequest(**self.__dict__)
-
-
 class PageObserver:
     """Console messages, uncaught page errors, requests and main-frame navigations of one context."""
 
     def __init__(self) -> None:
         # Keyed by Playwright's Request object (identity): a redirect is a new Request.
-        self._requests: dict[Request, _RequestState] = {}
+        self._requests: dict[Request, PageRequest] = {}
         self._console: list[ConsoleEntry] = []
         self._navigations: list[Navigation] = []
 
@@ -196,29 +180,29 @@ class PageObserver:
         page.on("framenavigated", self._on_frame_navigated)
 
     def _on_request(self, request: Request) -> None:
-        self._requests[request] = _RequestState(
+        self._requests[request] = PageRequest(
             url=request.url, method=request.method, resource_type=request.resource_type, t=time.time()
         )
 
+    def _update(self, request: Request, **changes: Any) -> None:
+        known = self._requests.get(request)
+        if known is not None:
+            self._requests[request] = replace(known, **changes)
+
     def _on_response(self, response: Response) -> None:
-        state = self._requests.get(response.request)
-        if state is not None:
-            state.status = response.status
-            state.content_type = response.headers.get("content-type", "")
-            state.t_response = time.time()
+        self._update(
+            response.request,
+            status=response.status,
+            content_type=response.headers.get("content-type", ""),
+            t_response=time.time(),
+        )
 
     def _on_request_finished(self, request: Request) -> None:
-        state = self._requests.get(request)
-        if state is not None:
-            state.t_end = time.time()
-            _use_browser_timing(state, request)
+        self._update(request, **{"t_end": time.time(), **_browser_timing(request)})
 
     def _on_request_failed(self, request: Request) -> None:
-        state = self._requests.get(request)
-        if state is not None:
-            state.failure = request.failure or "failed"
-            state.t_end = time.time()
-            _use_browser_timing(state, request)
+        failure = request.failure or "failed"
+        self._update(request, **{"failure": failure, "t_end": time.time(), **_browser_timing(request)})
 
     def _on_console(self, message: ConsoleMessage) -> None:
         where = message.location or {}
@@ -237,7 +221,7 @@ class PageObserver:
             self._navigations.append(Navigation(url=frame.url, t=time.time()))
 
     def page_requests(self) -> list[PageRequest]:
-        return [state.freeze() for state in self._requests.values()]
+        return list(self._requests.values())
 
     def console(self) -> list[ConsoleEntry]:
         return list(self._console)
@@ -252,8 +236,8 @@ class PageObserver:
         evidence.navigations = self.navigations()
 
 
-def _use_browser_timing(state: _RequestState, request: Request) -> None:
-    """Replace receipt times with the browser's own, once known.
+def _browser_timing(request: Request) -> dict[str, float]:
+    """The browser's own times for `request`, to replace receipt times, where known.
 
     Playwright hands events to the sync API only while the test thread is inside a Playwright call,
     so a receipt time can be seconds late (a test blocked on the backend); the browser's
@@ -262,12 +246,13 @@ def _use_browser_timing(state: _RequestState, request: Request) -> None:
     timing = request.timing
     start_ms = timing.get("startTime", -1)
     if start_ms <= 0:
-        return
-    state.t = start_ms / 1000
+        return {}
+    times = {"t": start_ms / 1000}
     if timing.get("responseStart", -1) >= 0:
-        state.t_response = (start_ms + timing["responseStart"]) / 1000
+        times["t_response"] = (start_ms + timing["responseStart"]) / 1000
     if timing.get("responseEnd", -1) >= 0:
-        state.t_end = (start_ms + timing["responseEnd"]) / 1000
+        times["t_end"] = (start_ms + timing["responseEnd"]) / 1000
+    return times
 
 
 def _first_stack_frame(stack: str) -> str:
