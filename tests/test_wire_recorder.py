@@ -160,8 +160,19 @@ def test_frames_are_recorded_with_send_time_while_the_stream_is_open(
     assert stream.closed_at is not None and stream.closed_at >= stream.frames[-1].t
 
 
+def _settled(log: WireLog) -> None:
+    """Wait until every recorded response has ended: the recorder stamps a body once `send` returned,
+    which can be a moment after the client already has it."""
+    assert log.wait_for(
+        lambda streams, exchanges: all(s.ended_by is not None for s in streams)
+        and all(e.t_end is not None for e in exchanges),
+        WAIT_S,
+    ), log.since()
+
+
 def test_plain_response_is_an_exchange_with_its_status_and_body(client: httpx.Client, wire_log: WireLog) -> None:
     assert client.get("/missing").status_code == 404
+    _settled(wire_log)
     streams, exchanges = wire_log.since()
     assert streams == []
     [exchange] = exchanges
@@ -176,6 +187,7 @@ def test_event_stream_request_answered_with_json_is_recorded_as_a_stream(
     client: httpx.Client, wire_log: WireLog
 ) -> None:
     client.get("/missing?task=x", headers={"Accept": "text/event-stream", "Origin": "http://127.0.0.1:1"})
+    _settled(wire_log)
     stream = _only_stream(wire_log)
     assert (stream.status, stream.content_type, stream.is_event_stream) == (404, "application/json", False)
     assert stream.query == "task=x" and stream.origin == "http://127.0.0.1:1"
@@ -220,6 +232,7 @@ def test_mark_slices_one_tests_records(client: httpx.Client, wire_log: WireLog) 
 
 def test_forget_before_drops_finished_records(client: httpx.Client, wire_log: WireLog) -> None:
     client.get("/health")
+    _settled(wire_log)  # only finished records are dropped
     mark = wire_log.mark()
     client.get("/missing")
     wire_log.forget_before(mark)
@@ -228,6 +241,7 @@ def test_forget_before_drops_finished_records(client: httpx.Client, wire_log: Wi
 
 def test_snapshots_are_copies(client: httpx.Client, wire_log: WireLog) -> None:
     client.get("/missing", headers={"Accept": "text/event-stream"})
+    _settled(wire_log)
     snapshot = _only_stream(wire_log)
     snapshot.frames.append(snapshot.frames[0] if snapshot.frames else None)  # type: ignore[arg-type]
     snapshot.response_headers.clear()
