@@ -14,9 +14,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
 
 import fakeredis
 from fastapi import FastAPI, Request
@@ -29,13 +28,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from drafts_api.generation import DeterministicGenerator, DraftGenerator
 from drafts_api.handlers import TASK_NOT_FOUND_DETAIL, DraftsApi
+from drafts_api.limits import BodyLimit
 from drafts_api.protocol import ErrorResponse
+from drafts_api.redis_pool import pool_exhausted, redis_client
 from drafts_api.runner import InProcessRunner, TaskRunner
-from drafts_api.settings import Settings
+from drafts_api.settings import Settings, load_settings
 from drafts_api.stream import EventSource, LiveStreams, TaskEvents
-from drafts_api.tasks import TaskStore
+from drafts_api.tasks import CorruptRecord, TaskStore
+from drafts_api.validation import readable_errors, summary
 
 __all__ = [
+    "CORRUPT_RECORD_DETAIL",
+    "INTERNAL_ERROR_DETAIL",
+    "STORE_BUSY_DETAIL",
     "STORE_UNAVAILABLE_DETAIL",
     "TASK_NOT_FOUND_DETAIL",
     "RedisFactory",
@@ -54,49 +59,56 @@ StoreFactory = Callable[[Redis, Settings], TaskStore]
 """Builds the task and draft store on the API's Redis client."""
 
 STORE_UNAVAILABLE_DETAIL = "The task store is unavailable. Please try again shortly."
+STORE_BUSY_DETAIL = "The drafts service is busy. Please try again in a moment."
+CORRUPT_RECORD_DETAIL = "This record is unreadable on the server. Please start a new generation."
+INTERNAL_ERROR_DETAIL = "Internal error in the drafts service. Please try again."
 
 
 def default_redis_factory(settings: Settings) -> RedisFactory:
-    """A real Redis client for `settings.redis_url`, else an embedded fakeredis server."""
-    if settings.redis_url:
-        url = settings.redis_url
-        # Bounded timeouts: a dead Redis must become a clear error, never a hung request or stream.
-        return lambda: Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
-    server = fakeredis.FakeServer()  # outlives app restarts within the process, like a real server
-    return lambda: fakeredis.FakeAsyncRedis(server=server)
+    """A client on a bounded blocking pool (`drafts_api.redis_pool`): `settings.redis_url`'s server, else
+    an embedded fakeredis server that outlives app restarts within the process, like a real server."""
+    server = None if settings.redis_url else fakeredis.FakeServer()
+    return lambda: redis_client(settings, server)
 
 
 def default_store_factory(redis: Redis, settings: Settings) -> TaskStore:
     return TaskStore(redis, task_ttl=settings.task_ttl, key_prefix=settings.key_prefix)
 
 
-def _readable(errors: list[dict[str, Any]]) -> list[str]:
-    readable = []
-    for error in errors:
-        if error.get("type") == "json_invalid":  # loc holds a character position, not a field
-            reason = (error.get("ctx") or {}).get("error", "")
-            readable.append(f"the body is not valid JSON ({reason})" if reason else "the body is not valid JSON")
-            continue
-        location = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "path"))
-        readable.append(f"{location}: {error.get('msg', 'invalid')}" if location else str(error.get("msg")))
-    return readable
+def _error(status: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(ErrorResponse(detail=detail).model_dump(), status_code=status, headers=headers)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _readable(list(exc.errors()))
-        body = ErrorResponse(detail="Invalid request: " + "; ".join(errors), errors=errors)
-        return JSONResponse(body.model_dump(), status_code=422)
+        errors = readable_errors(list(exc.errors()))
+        return JSONResponse(ErrorResponse(detail=summary(errors), errors=errors).model_dump(), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(ErrorResponse(detail=str(exc.detail)).model_dump(), status_code=exc.status_code)
+        # The exception's headers carry meaning (`Allow` on a 405): keep them.
+        return _error(exc.status_code, str(exc.detail), exc.headers)
 
     @app.exception_handler(RedisError)
     async def store_unavailable(request: Request, exc: RedisError) -> JSONResponse:
+        if pool_exhausted(exc):
+            # Load, not an outage: the store is healthy, every pool connection was busy for the whole wait.
+            logger.warning("%s %s: Redis pool busy: %s", request.method, request.url.path, exc)
+            return _error(503, STORE_BUSY_DETAIL, {"Retry-After": "1"})
         logger.warning("%s %s: Redis unavailable: %s", request.method, request.url.path, exc)
-        return JSONResponse(ErrorResponse(detail=STORE_UNAVAILABLE_DETAIL).model_dump(), status_code=503)
+        return _error(503, STORE_UNAVAILABLE_DETAIL)
+
+    @app.exception_handler(CorruptRecord)
+    async def corrupt_record(request: Request, exc: CorruptRecord) -> JSONResponse:
+        logger.error("%s %s: %s", request.method, request.url.path, exc)
+        return _error(500, CORRUPT_RECORD_DETAIL)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # The JSON error contract holds for bugs too; the traceback goes to the log, not to the client.
+        logger.error("%s %s: unhandled %r", request.method, request.url.path, exc, exc_info=exc)
+        return _error(500, INTERNAL_ERROR_DETAIL)
 
 
 def create_app(
@@ -114,7 +126,7 @@ def create_app(
     When `runner` is given, the caller owns its lifetime (it outlives this app's shutdown), else an
     in-process runner is used.
     """
-    settings = settings or Settings()
+    settings = settings or load_settings()
     make_redis = redis_factory or default_redis_factory(settings)
     make_store = store_factory or default_store_factory
     live_streams = LiveStreams()
@@ -147,6 +159,8 @@ def create_app(
     app.state.settings = settings
     app.state.live_streams = live_streams
     app.state.api = api
+    # Added before CORS so that CORS wraps it: a page can read the 413's detail.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from redis import RedisError
 from sse_starlette import ServerSentEvent
 
@@ -29,13 +29,15 @@ from drafts_api.protocol import (
     StatusEvent,
     TaskState,
 )
+from drafts_api.redis_pool import pool_exhausted
 from drafts_api.settings import Settings
-from drafts_api.tasks import TaskRecord, TaskStore
+from drafts_api.tasks import CorruptRecord, TaskRecord, TaskStore
 
 logger = logging.getLogger("drafts_api.stream")
 
 STORE_UNAVAILABLE = "Lost connection to the task store. Please try again."
 TASK_EXPIRED = "This generation task no longer exists. Please start again."
+RECORD_UNREADABLE = "This generation's record is unreadable on the server. Please start again."
 
 
 class LiveStreams:
@@ -72,8 +74,15 @@ class TaskEvents:
         return ServerSentEvent(event=event, data=payload.model_dump_json(), retry=retry)
 
     def frames_for(self, record: TaskRecord, retry: int | None) -> list[ServerSentEvent]:
-        """What announces a change of state to `record` (one frame; none suppresses the announcement)."""
-        return [self.frame(self.event_for(record), self.payload_for(record), retry=retry)]
+        """What announces a change of state to `record` (one frame; none suppresses the announcement).
+
+        `CorruptRecord` if the record's meta does not make a valid payload (a SUCCESS without its draft).
+        """
+        try:
+            payload = self.payload_for(record)
+        except (KeyError, TypeError, ValidationError) as exc:
+            raise CorruptRecord(f"task {record.task_id}", f"{record.state.value} meta: {exc!r}") from None
+        return [self.frame(self.event_for(record), payload, retry=retry)]
 
     def heartbeat(self) -> ServerSentEvent | None:
         """The comment sent after `heartbeat_polls` quiet polls; None sends nothing."""
@@ -99,19 +108,33 @@ class TaskEvents:
             while True:
                 try:
                     record = await store.get_task_state(task_id)
+                    frames = (
+                        None if record is None or record.version == last_version else self.frames_for(record, retry)
+                    )
                 except RedisError as exc:
+                    if pool_exhausted(exc):
+                        # Load, not an outage: the store is fine, this poll found no free connection
+                        # within the pool's wait. The next poll tries again; the stream stays open.
+                        logger.warning("stream %s: poll skipped, Redis pool busy: %s", task_id, exc)
+                        await asyncio.sleep(settings.poll_interval)
+                        continue
                     logger.warning("stream %s: Redis unavailable: %s", task_id, exc)
                     for frame in self.ending(STORE_UNAVAILABLE, retry):
+                        yield frame
+                    return
+                except CorruptRecord as exc:
+                    logger.error("stream %s: %s", task_id, exc)
+                    for frame in self.ending(RECORD_UNREADABLE, retry):
                         yield frame
                     return
                 if record is None:
                     for frame in self.ending(TASK_EXPIRED, retry):
                         yield frame
                     return
-                if record.version != last_version:
+                if frames is not None:
                     last_version = record.version
                     quiet_polls = 0
-                    for frame in self.frames_for(record, retry):
+                    for frame in frames:
                         yield frame
                         retry = None
                     if self.is_last(record):
