@@ -17,13 +17,11 @@ from playwright.sync_api import Browser, sync_playwright
 
 from drafts_api.app import create_app
 from drafts_api.settings import Settings
-from harness._frontend import STUB_FRONTEND_DIR, FrontendConfig, frontend_app, origin_of
-from harness._live_server import LiveServer
-from harness._redis import FakeRedisProvider
-from harness._worker import WorkerThread
 from harness.browsers import find_browser
-from harness.fixtures import TEST_HEARTBEAT_POLLS, TEST_RECONNECT_TIMEOUT_MS, TEST_RETRY_MS
-from harness.scripted import ScriptedGenerator
+from harness.plugin import TEST_HEARTBEAT_POLLS, TEST_RECONNECT_TIMEOUT_MS, TEST_RETRY_MS
+from harness.scripting import ScriptedGenerator
+from harness.servers import STUB_FRONTEND_DIR, FrontendConfig, LiveServer, WorkerThread, frontend_app, origin_of
+from harness.state import FakeRedisProvider
 
 TEST_POLL_INTERVAL_S = 0.05  # the harness's default (`gate_poll_interval` ini)
 PRODUCTION_POLL_INTERVAL_S = Settings.model_fields["poll_interval"].default
@@ -41,7 +39,7 @@ class Stack:
 
 
 def settings_for(poll_interval: float, frontend_origin: str) -> Settings:
-    """The harness's test settings (see `harness.fixtures.backend_settings`); production ones past the test poll."""
+    """The harness's test settings (see `harness.plugin` fixture `gate_backend_settings`); production ones past the test poll."""
     if poll_interval == PRODUCTION_POLL_INTERVAL_S:
         return Settings(cors_origins=[frontend_origin])  # the defaults are the production timings
     return Settings(

@@ -2,7 +2,7 @@
 
 The task runner calls `DraftGenerator.generate(request, report_progress)`. Production would put a
 language model behind it; the default here is deterministic and offline. The harness substitutes a
-generator that the test thread steps through (`harness.scripted`), so a browser test decides when
+generator that the test thread steps through (`harness.scripting`), so a browser test decides when
 each progress message is written and when the task ends, and never waits on a clock.
 """
 

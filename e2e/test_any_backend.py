@@ -9,27 +9,30 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from harness._backend import LiveBackend
-from harness.evidence_collector import EvidenceCollector
 from harness.pages import EDITOR_URL, EditorPage, NewDraftPage
-from harness.scripted import Hold, Progress, ScriptedGenerator, Succeed
+from harness.recording import EvidenceCollector
+from harness.scripting import Hold, Progress, ScriptedGenerator, Succeed
+from harness.servers import LiveBackend
 
 # A real generator (staging) takes its time; the scripted one finishes at once.
 REAL_GENERATION_TIMEOUT_MS = 120_000
 
 
 def test_generate_lands_on_the_editor_with_progress_on_any_backend(
-    gate_page: Page, backend: LiveBackend, scripted_generator: ScriptedGenerator, gate_evidence: EvidenceCollector
+    gate_page: Page,
+    gate_backend: LiveBackend,
+    gate_scripted_generator: ScriptedGenerator,
+    gate_evidence: EvidenceCollector,
 ) -> None:
     """Fails if: a deployed backend (behind its real proxies and CORS) drops, buffers or renames
     events, or the page cannot follow them to the editor."""
-    if backend.scriptable:
+    if gate_backend.scriptable:
         # Held after the first message, so that a progress event surely reaches the page first.
-        scripted_generator.autoplay(Progress("Analyzing..."), Hold(), Succeed(title="Any backend"))
+        gate_scripted_generator.autoplay(Progress("Analyzing..."), Hold(), Succeed(title="Any backend"))
     new_draft = NewDraftPage(gate_page).open().fill()
     new_draft.generate()
-    if backend.scriptable:
-        run = scripted_generator.next_run()
+    if gate_backend.scriptable:
+        run = gate_scripted_generator.next_run()
         expect(new_draft.status).to_have_text("Analyzing...")
         run.release()
     expect(gate_page).to_have_url(EDITOR_URL, timeout=REAL_GENERATION_TIMEOUT_MS)

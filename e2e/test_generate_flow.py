@@ -5,21 +5,21 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from harness.evidence_collector import EvidenceCollector
 from harness.pages import EDITOR_URL, EditorPage, NewDraftPage
-from harness.scripted import Progress, ScriptedGenerator, Succeed
+from harness.recording import EvidenceCollector
+from harness.scripting import Progress, ScriptedGenerator, Succeed
 from harness.waiting import wait_until
 
 PHASES = ("Analyzing the campaign brief...", "Outlining 3 key points...", "Writing the draft...")
 
 
 def test_progress_appears_in_order_while_running_then_editor_shows_draft(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_page: Page
 ) -> None:
     """Fails if: any progress event is dropped, buffered or reordered; the redirect never happens;
     the editor shows another draft. Each message must be on the page while the task is held."""
     new_draft.generate()
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     for message in PHASES:
         run.progress(message)
         expect(new_draft.status).to_have_text(message)
@@ -31,7 +31,7 @@ def test_progress_appears_in_order_while_running_then_editor_shows_draft(
     expect(editor.body).to_have_value("Three things changed this spring.")
 
 
-def test_generation_inputs_reach_the_backend(new_draft: NewDraftPage, scripted: ScriptedGenerator) -> None:
+def test_generation_inputs_reach_the_backend(new_draft: NewDraftPage, gate_scripted: ScriptedGenerator) -> None:
     """Fails if: the form posts other field names or drops the key points."""
     new_draft.fill(
         topic="Autumn sale",
@@ -41,7 +41,7 @@ def test_generation_inputs_reach_the_backend(new_draft: NewDraftPage, scripted: 
         key_points=["Free shipping", "Two for one"],
     )
     new_draft.generate()
-    request = scripted.next_run().request
+    request = gate_scripted.next_run().request
     assert (request.topic, request.audience, request.tone, request.length, request.key_points) == (
         "Autumn sale",
         "Students",
@@ -51,21 +51,21 @@ def test_generation_inputs_reach_the_backend(new_draft: NewDraftPage, scripted: 
     )
 
 
-def test_status_shows_starting_before_any_event(new_draft: NewDraftPage, scripted: ScriptedGenerator) -> None:
+def test_status_shows_starting_before_any_event(new_draft: NewDraftPage, gate_scripted: ScriptedGenerator) -> None:
     """Fails if: the page shows nothing (or an error) between the click and the first progress event."""
     new_draft.generate()
-    scripted.next_run()
+    gate_scripted.next_run()
     expect(new_draft.status).not_to_be_empty()
     expect(new_draft.alert).to_be_hidden()
     expect(new_draft.generate_button).to_be_disabled()
 
 
 def test_draft_is_readable_the_moment_success_arrives(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_page: Page
 ) -> None:
     """Fails if: `success` is sent before the draft is saved (the editor would show 'Draft not found')."""
     new_draft.generate()
-    scripted.next_run().succeed(title="Saved first", body="Body text")
+    gate_scripted.next_run().succeed(title="Saved first", body="Body text")
     expect(EditorPage(gate_page).heading).to_have_text("Saved first")
     expect(EditorPage(gate_page).alert).to_be_hidden()
 
@@ -78,18 +78,18 @@ WEBKIT_STREAM_TAIL = (
 
 @pytest.mark.browser_quirk("webkit", reason=WEBKIT_STREAM_TAIL)
 def test_task_finished_before_the_page_subscribed_still_lands_on_editor(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_page: Page
 ) -> None:
     """Fails if: the stream only reports changes after it opened, so a fast task never ends for the page."""
-    scripted.autoplay(Progress("Quick one..."), Succeed(title="Fast draft"))
+    gate_scripted.autoplay(Progress("Quick one..."), Succeed(title="Fast draft"))
     new_draft.generate()
     expect(EditorPage(gate_page).heading).to_have_text("Fast draft")
 
 
-def test_server_text_is_rendered_as_text_not_html(new_draft: NewDraftPage, scripted: ScriptedGenerator) -> None:
+def test_server_text_is_rendered_as_text_not_html(new_draft: NewDraftPage, gate_scripted: ScriptedGenerator) -> None:
     """Fails if: the page renders server text with innerHTML, or multi-line messages lose lines."""
     new_draft.generate()
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     message = "<img src=x onerror=alert(1)> step one\nstep two\r\nstep three"
     run.progress(message)
     expect(new_draft.status).to_contain_text("<img src=x onerror=alert(1)> step one")
@@ -98,11 +98,11 @@ def test_server_text_is_rendered_as_text_not_html(new_draft: NewDraftPage, scrip
 
 
 def test_identical_consecutive_progress_messages_are_both_delivered_in_order(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_evidence: EvidenceCollector
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_evidence: EvidenceCollector
 ) -> None:
     """Fails if: the stream deduplicates by message text instead of by state change."""
     new_draft.generate()
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     run.progress("Working...")
     expect(new_draft.status).to_have_text("Working...")
     run.progress("Working...")
@@ -114,13 +114,13 @@ def test_identical_consecutive_progress_messages_are_both_delivered_in_order(
 
 
 def test_generate_twice_quickly_starts_one_generation(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_page: Page
 ) -> None:
     """Fails if: the button stays enabled while a generation runs (two tasks, two streams)."""
     new_draft.generate_button.dblclick()
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     run.progress("Only one...")
     expect(new_draft.status).to_have_text("Only one...")
-    assert len(scripted.runs) == 1
+    assert len(gate_scripted.runs) == 1
     run.succeed()
     expect(gate_page).to_have_url(EDITOR_URL)

@@ -9,38 +9,37 @@ from playwright.sync_api import Page, expect
 
 from drafts_api.app import create_app
 from drafts_api.settings import Settings
-from harness._frontend import FrontendConfig, origin_of
-from harness._live_server import LiveServer
-from harness._redis import RedisProvider
 from harness.pages import EditorPage, NewDraftPage
-from harness.scripted import ScriptedGenerator
+from harness.scripting import ScriptedGenerator
+from harness.servers import FrontendConfig, LiveServer, origin_of
+from harness.state import RedisProvider
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def production_backend(
-    frontend: str,
-    frontend_config: FrontendConfig,
-    redis_provider: RedisProvider,
-    scripted_generator: ScriptedGenerator,
+    gate_frontend: str,
+    gate_frontend_config: FrontendConfig,
+    gate_redis_provider: RedisProvider,
+    gate_scripted_generator: ScriptedGenerator,
 ) -> Iterator[LiveServer]:
-    settings = Settings(cors_origins=[origin_of(frontend)])  # defaults are the production timings
+    settings = Settings(cors_origins=[origin_of(gate_frontend)])  # defaults are the production timings
     assert (settings.poll_interval, settings.heartbeat_interval) == (1.5, 15.0)
-    app = create_app(settings, generator=scripted_generator, redis_factory=redis_provider.async_client)
+    app = create_app(settings, generator=gate_scripted_generator, redis_factory=gate_redis_provider.async_client)
     with LiveServer(app) as server:
-        frontend_config.update(apiBase=server.url)
+        gate_frontend_config.update(apiBase=server.url)
         yield server
 
 
 def test_generate_flow_with_production_timings(
-    gate_page: Page, production_backend: LiveServer, scripted: ScriptedGenerator
+    gate_page: Page, production_backend: LiveServer, gate_scripted: ScriptedGenerator
 ) -> None:
     """Fails if: the production poll interval or retry settings break the flow (e.g. a page timeout
     shorter than one poll)."""
     new_draft = NewDraftPage(gate_page).open().fill()
     new_draft.generate()
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     for message in ("Analyzing...", "Writing..."):
         run.progress(message)
         expect(new_draft.status).to_have_text(message, timeout=5000)

@@ -6,10 +6,10 @@ from playwright.sync_api import Page, expect
 
 from drafts_api.protocol import STREAM_EVENTS
 from drafts_api.settings import Settings
-from harness.evidence_collector import EvidenceCollector
-from harness.fault_proxy import BufferUnlessAccelOff, FaultProxy, IdleTimeout, Latency
 from harness.pages import EDITOR_URL, EditorPage, NewDraftPage
-from harness.scripted import ScriptedGenerator
+from harness.proxy import BufferUnlessAccelOff, FaultProxy, IdleTimeout, Latency
+from harness.recording import EvidenceCollector
+from harness.scripting import ScriptedGenerator
 from harness.waiting import wait_until
 
 COULD_NOT_REACH = "Could not reach the drafts service. Please try again."
@@ -22,15 +22,15 @@ def _generate_through_proxy(new_draft: NewDraftPage) -> None:
 
 def test_stream_headers_defeat_buffering_and_caching(
     new_draft: NewDraftPage,
-    scripted: ScriptedGenerator,
+    gate_scripted: ScriptedGenerator,
     gate_page: Page,
     gate_evidence: EvidenceCollector,
-    frontend: str,
+    gate_frontend: str,
 ) -> None:
     """Fails if: the stream loses text/event-stream, Cache-Control: no-cache, X-Accel-Buffering: no,
     gets compressed, or lacks the CORS header for the page's origin."""
     new_draft.generate()
-    scripted.next_run().succeed()
+    gate_scripted.next_run().succeed()
     expect(gate_page).to_have_url(EDITOR_URL)
     (stream,) = gate_evidence.wire_streams()
     headers = stream.response_headers
@@ -39,16 +39,16 @@ def test_stream_headers_defeat_buffering_and_caching(
     assert headers.get("cache-control") == "no-cache", headers
     assert headers.get("x-accel-buffering") == "no", headers
     assert "content-encoding" not in headers, headers
-    assert headers.get("access-control-allow-origin") == frontend.rstrip("/"), headers
+    assert headers.get("access-control-allow-origin") == gate_frontend.rstrip("/"), headers
 
 
 def test_every_frame_is_named_has_data_and_matches_the_protocol(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page, gate_evidence: EvidenceCollector
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_page: Page, gate_evidence: EvidenceCollector
 ) -> None:
     """Fails if: the backend sends an unnamed event, an event without a data line, or drifts from
     the payload models (a renamed field, another event name)."""
     new_draft.generate()
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     run.progress("One...")
     expect(new_draft.status).to_have_text("One...")
     run.succeed()
@@ -63,11 +63,11 @@ def test_every_frame_is_named_has_data_and_matches_the_protocol(
 
 
 def test_page_listens_for_every_event_the_backend_sends_and_logs_no_errors(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page, gate_evidence: EvidenceCollector
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_page: Page, gate_evidence: EvidenceCollector
 ) -> None:
     """Fails if: the page listens only with onmessage (the production bug) or throws on a payload."""
     new_draft.generate()
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     run.progress("Listening...")
     expect(new_draft.status).to_have_text("Listening...")
     run.succeed()
@@ -79,14 +79,14 @@ def test_page_listens_for_every_event_the_backend_sends_and_logs_no_errors(
 
 
 def test_progress_passes_a_buffering_proxy_thanks_to_x_accel_buffering(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, fault_proxy: FaultProxy, gate_page: Page
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_fault_proxy: FaultProxy, gate_page: Page
 ) -> None:
     """nginx buffers responses unless they say `X-Accel-Buffering: no`.
 
     Fails if: the backend drops that header: the page would see nothing until the stream ends."""
-    fault_proxy.set_fault(BufferUnlessAccelOff())
+    gate_fault_proxy.set_fault(BufferUnlessAccelOff())
     _generate_through_proxy(new_draft)
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     run.progress("Through nginx...")
     expect(new_draft.status).to_have_text("Through nginx...")
     run.succeed()
@@ -95,19 +95,19 @@ def test_progress_passes_a_buffering_proxy_thanks_to_x_accel_buffering(
 
 def test_heartbeats_keep_a_quiet_stream_alive_through_an_idle_timeout(
     new_draft: NewDraftPage,
-    scripted: ScriptedGenerator,
-    fault_proxy: FaultProxy,
-    backend_settings: Settings,
+    gate_scripted: ScriptedGenerator,
+    gate_fault_proxy: FaultProxy,
+    gate_backend_settings: Settings,
     gate_evidence: EvidenceCollector,
 ) -> None:
     """A proxy cuts connections idle for T; a long quiet step must not lose the stream.
 
     Fails if: heartbeats stop or come less often than T (the proxy cuts, EventSource reconnects)."""
     # A margin of 5 heartbeats per idle period: a loaded CI machine may send one late, never four.
-    idle_cut = backend_settings.heartbeat_interval * 5
-    fault_proxy.set_fault(IdleTimeout(idle_cut, path_contains="/stream/"))
+    idle_cut = gate_backend_settings.heartbeat_interval * 5
+    gate_fault_proxy.set_fault(IdleTimeout(idle_cut, path_contains="/stream/"))
     _generate_through_proxy(new_draft)
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     run.progress("A long quiet step...")
     expect(new_draft.status).to_have_text("A long quiet step...")
     # Quiet for two idle periods: wait on the wire for the heartbeats that span them.
@@ -120,17 +120,17 @@ def test_heartbeats_keep_a_quiet_stream_alive_through_an_idle_timeout(
     )
     run.progress("Still here...")
     expect(new_draft.status).to_have_text("Still here...")
-    assert fault_proxy.count("/stream/") == 1
+    assert gate_fault_proxy.count("/stream/") == 1
     assert gate_evidence.stream_connections() == 1
 
 
 def test_progress_order_survives_network_latency(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, fault_proxy: FaultProxy, gate_page: Page
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_fault_proxy: FaultProxy, gate_page: Page
 ) -> None:
     """Fails if: the page or stream reorders events when they arrive late."""
-    fault_proxy.set_fault(Latency(0.05))
+    gate_fault_proxy.set_fault(Latency(0.05))
     _generate_through_proxy(new_draft)
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     for message in ("Slow one...", "Slow two...", "Slow three..."):
         run.progress(message)
         expect(new_draft.status).to_have_text(message)
@@ -139,23 +139,23 @@ def test_progress_order_survives_network_latency(
 
 
 def test_allowed_origin_gets_cors_headers_on_post_and_stream(
-    new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_evidence: EvidenceCollector, frontend: str
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_evidence: EvidenceCollector, gate_frontend: str
 ) -> None:
     """Fails if: the API's CORS allows no origin, or the stream response lacks the header."""
     new_draft.generate()
-    run = scripted.next_run()
+    run = gate_scripted.next_run()
     run.progress("Cross-origin...")
     expect(new_draft.status).to_have_text("Cross-origin...")
     origins = {stream.origin for stream in gate_evidence.wire_streams()}
-    assert origins == {frontend.rstrip("/")}, origins
+    assert origins == {gate_frontend.rstrip("/")}, origins
 
 
 def test_page_on_an_origin_the_api_does_not_allow_gets_a_clear_failure(
-    gate_page: Page, foreign_frontend: str, scripted: ScriptedGenerator
+    gate_page: Page, gate_foreign_frontend: str, gate_scripted: ScriptedGenerator
 ) -> None:
     """Fails if: the API allows any origin (`*` or reflecting Origin), or the page hangs silently."""
     new_draft = NewDraftPage(gate_page)
-    gate_page.goto(foreign_frontend + "/dashboard/campaigns/spring-launch/drafts/new")
+    gate_page.goto(gate_foreign_frontend + "/dashboard/campaigns/spring-launch/drafts/new")
     new_draft.fill().generate()
     expect(new_draft.alert).to_have_text(COULD_NOT_REACH)
     expect(new_draft.generate_button).to_be_enabled()

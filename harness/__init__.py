@@ -4,15 +4,14 @@ Fixtures are the main interface (`pytest --fixtures` lists them). For code that 
 directly (the benchmark, `make serve`, another repository's own fixtures):
 """
 
-from harness._backend import LiveBackend
-from harness._live_server import LiveServer, LiveServerError
 from harness.diagnosis import Diagnosis, diagnose
 from harness.evidence import Evidence
-from harness.evidence_collector import EvidenceCollector
-from harness.fault_proxy import FaultProxy
 from harness.pages import EditorPage, NewDraftPage
-from harness.scripted import Crash, Fail, Hold, Progress, ScriptedGenerator, ScriptedRun, Succeed
-from harness.sse_parser import SSEDecoder
+from harness.proxy import FaultProxy
+from harness.recording import EvidenceCollector
+from harness.scripting import Crash, Fail, Hold, Progress, ScriptedGenerator, ScriptedRun, Succeed
+from harness.servers import LiveBackend, LiveServer, LiveServerError
+from harness.sse import SSEDecoder
 from harness.waiting import wait_until
 
 __all__ = [

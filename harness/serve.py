@@ -13,9 +13,8 @@ from pathlib import Path
 from drafts_api.app import create_app
 from drafts_api.generation import DeterministicGenerator
 from drafts_api.settings import Settings
-from harness._frontend import STUB_FRONTEND_DIR, FrontendConfig, frontend_app, origin_of
-from harness._live_server import LiveServer
 from harness.pages import DEFAULT_CAMPAIGN, new_draft_path
+from harness.servers import STUB_FRONTEND_DIR, FrontendConfig, LiveServer, frontend_app, origin_of
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Tests for harness.fault_proxy: each fault against a real upstream on loopback.
+"""Tests for harness.proxy: each fault against a real upstream on loopback.
 
 The upstream is a small Starlette app served by LiveServer. Its SSE route plays a script: bytes to
 send, gates the test opens (so "the upstream has not sent event 2 yet" is a fact, not a timing), and
@@ -34,9 +34,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from harness._live_server import LiveServer
-from harness._proxy_faults import _SseEventEnds
-from harness.fault_proxy import (
+from harness.proxy import (
     BufferUnlessAccelOff,
     CannedStatus,
     CutAfterBytes,
@@ -48,6 +46,8 @@ from harness.fault_proxy import (
     PassThrough,
     ProxiedRequest,
 )
+from harness.proxy._faults import _SseEventEnds
+from harness.servers import LiveServer
 
 WAIT_S = 3.0  # bound for things that should happen at once on loopback
 QUIET_WINDOW_S = 0.3  # how long "nothing arrived" must hold to prove holding/buffering

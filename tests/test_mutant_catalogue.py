@@ -11,8 +11,8 @@ from e2e.mutants.__main__ import CONTROL, RunResult, format_table, read_junit
 from e2e.mutants.backends import BACKEND_MUTANTS
 from e2e.mutants.catalogue import Mutant, all_mutants
 from e2e.mutants.clients import CLIENT_MUTANTS, PRODUCTION_CLIENT, ClientMutant, MutantDrift
-from harness._redis import FakeRedisProvider
-from harness.scripted import ScriptedGenerator
+from harness.scripting import ScriptedGenerator
+from harness.state import FakeRedisProvider
 
 
 def test_catalogue_has_at_least_twelve_named_mutants_on_both_sides(tmp_path: Path) -> None:

@@ -22,10 +22,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, StreamingResponse
 from starlette.routing import Route
 
-from harness._live_server import LiveServer
 from harness.evidence import Evidence
-from harness.page_recorder import EventSourceRecorder, PageObserver, build_eventsource_log, read_page_messages
-from harness.wire_recorder import WireLog, WireRecorder
+from harness.recording import (
+    EventSourceRecorder,
+    PageObserver,
+    WireLog,
+    WireRecorder,
+    build_eventsource_log,
+    read_page_messages,
+)
+from harness.servers import LiveServer
 
 SAMPLES_DIR = Path(__file__).with_name("evidence_samples")
 WAIT_MS = 5000

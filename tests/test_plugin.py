@@ -19,10 +19,10 @@ HAPPY_PATH_TEST = """
     from playwright.sync_api import expect
     from harness.pages import EDITOR_URL, NewDraftPage
 
-    def test_generate(gate_page, scripted):
+    def test_generate(gate_page, gate_scripted):
         new_draft = NewDraftPage(gate_page).open().fill()
         new_draft.generate()
-        run = scripted.next_run()
+        run = gate_scripted.next_run()
         for message in ("Analyzing...", "Outlining...", "Writing..."):
             run.progress(message)
             expect(new_draft.status).to_have_text(message, timeout=3000)
@@ -71,17 +71,23 @@ def test_public_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--fixtures")
     output = result.stdout.str()
     for name in (
-        "live_backend",
-        "backend",
-        "scripted",
-        "redis_outage",
-        "frontend",
-        "fault_proxy",
-        "foreign_frontend",
+        "gate_options",
+        "gate_redis_provider",
+        "gate_scripted_generator",
+        "gate_generation_worker",
+        "gate_wire_log",
+        "gate_frontend_config",
+        "gate_live_frontend",
+        "gate_backend_settings",
+        "gate_live_backend",
+        "gate_backend",
+        "gate_scripted",
+        "gate_redis_outage",
+        "gate_frontend",
+        "gate_fault_proxy",
+        "gate_foreign_frontend",
         "gate_evidence",
         "gate_page",
-        "redis_provider",
-        "live_frontend",
     ):
         section = output[output.index(f"\n{name} ") :].split("\n", 2)
         assert "no docstring" not in section[1], f"fixture {name} is undocumented: {section[:2]}"
@@ -89,7 +95,7 @@ def test_public_fixtures_are_documented(pytester: pytest.Pytester) -> None:
 
 def test_backend_url_makes_scripted_tests_skip_with_a_reason(pytester: pytest.Pytester) -> None:
     """Fails if: scripted tests run (and hang) against a backend the harness cannot step."""
-    pytester.makepyfile("def test_scripted(scripted): pass")
+    pytester.makepyfile("def test_scripted(gate_scripted): pass")
     result = pytester.runpytest_subprocess("--backend-url", "http://127.0.0.1:9", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*scripted generation needs a backend the harness builds*"])
@@ -110,14 +116,14 @@ def test_backend_start_failure_is_raised_with_the_servers_own_message(pytester: 
         app = FastAPI(lifespan=lifespan)
     """
     )
-    pytester.makepyfile(test_it="def test_it(backend): pass")
+    pytester.makepyfile(test_it="def test_it(gate_backend): pass")
     result = pytester.runpytest_subprocess("--backend-app", "broken_backend:app", "-p", "no:randomly")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*did not start*database exploded at start-up*"])
 
 
 def test_bad_backend_spec_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_it(backend): pass")
+    pytester.makepyfile("def test_it(gate_backend): pass")
     result = pytester.runpytest_subprocess("--backend-app", "no_colon_here")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--backend-app wants MODULE:ATTR, got 'no_colon_here'*"])
@@ -136,13 +142,13 @@ def test_backend_app_factory_gets_the_parts_it_declares_and_stays_scriptable(pyt
     pytester.makepyfile(
         test_it="""
         import httpx
-        from harness.scripted import ScriptedGenerator
+        from harness.scripting import ScriptedGenerator
 
-        def test_it(backend, scripted: ScriptedGenerator):
-            accepted = httpx.post(backend.url + "/v1/campaigns/c1/drafts/generate",
+        def test_it(gate_backend, gate_scripted: ScriptedGenerator):
+            accepted = httpx.post(gate_backend.url + "/v1/campaigns/c1/drafts/generate",
                                   json={"topic": "Own app", "audience": "Us"}).json()
-            scripted.next_run().succeed(title="From my factory")
-            with httpx.stream("GET", backend.url + accepted["stream_url"], timeout=5) as response:
+            gate_scripted.next_run().succeed(title="From my factory")
+            with httpx.stream("GET", gate_backend.url + accepted["stream_url"], timeout=5) as response:
                 body = "".join(response.iter_text())
             assert "From my factory" in body and "event: done" in body
     """
@@ -202,10 +208,10 @@ def test_frontend_dir_and_config_injection(pytester: pytest.Pytester) -> None:
     (site / "index.html").write_text('<script src="/config.js"></script><h1 id="t">Other frontend</h1>')
     pytester.makepyfile(
         test_it="""
-        def test_it(gate_page, backend):
+        def test_it(gate_page, gate_backend):
             gate_page.goto("/anything/at/all")
             assert gate_page.text_content("h1") == "Other frontend"
-            assert gate_page.evaluate("window.__DRAFTS_CONFIG__.apiBase") == backend.url
+            assert gate_page.evaluate("window.__DRAFTS_CONFIG__.apiBase") == gate_backend.url
     """
     )
     result = pytester.runpytest_subprocess("--frontend-dir", str(site))
@@ -231,7 +237,8 @@ def test_browser_quirk_mark_expects_failure_on_that_browser_only(pytester: pytes
 def test_an_app_that_builds_redis_from_a_url_gets_fakeredis(pytester: pytest.Pytester) -> None:
     """Fails if: `--backend-app` apps that call `redis.asyncio.from_url` try a real server (none here),
     or the patch outlives the app's start-up and leaks into the rest of the session."""
-    pytester.makepyfile(url_backend="""
+    pytester.makepyfile(
+        url_backend="""
         from contextlib import asynccontextmanager
         import redis.asyncio
         from fastapi import FastAPI
@@ -248,14 +255,17 @@ def test_an_app_that_builds_redis_from_a_url_gets_fakeredis(pytester: pytest.Pyt
         async def roundtrip():
             await app.state.redis.set("key", "stored")
             return {"read": (await app.state.redis.get("key")).decode()}
-    """)
-    pytester.makepyfile(test_it="""
+    """
+    )
+    pytester.makepyfile(
+        test_it="""
         import httpx
         import redis.asyncio
 
-        def test_it(backend):
-            assert httpx.get(backend.url + "/roundtrip").json() == {"read": "stored"}
+        def test_it(gate_backend):
+            assert httpx.get(gate_backend.url + "/roundtrip").json() == {"read": "stored"}
             assert "fakeredis" not in repr(redis.asyncio.from_url)
-    """)
+    """
+    )
     result = pytester.runpytest_subprocess("--backend-app=url_backend:app")
     result.assert_outcomes(passed=1)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.sse_parser import (
+from harness.sse import (
     SSEComment,
     SSEDataless,
     SSEDecoder,

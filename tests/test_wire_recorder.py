@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from harness._live_server import LiveServer
 from harness.evidence import HttpExchange, WireStream
-from harness.wire_recorder import WireLog, WireRecorder
+from harness.recording import WireLog, WireRecorder
+from harness.servers import LiveServer
 
 WAIT_S = 5.0
 

@@ -22,7 +22,7 @@ from e2e.conftest import new_draft  # noqa: F401  (the same fixture as the e2e s
 
 _PLUGIN_NAME = "bench-recorder"
 # Session fixtures whose readiness defines "start-up done", by the name the record reports them under.
-_READY_FIXTURES = {"live_frontend": "frontend", "live_backend": "backend", "browser": "browser"}
+_READY_FIXTURES = {"gate_live_frontend": "frontend", "gate_live_backend": "backend", "browser": "browser"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,9 +57,7 @@ class BenchRecorder:
         self.ready_at["pytest_collected"] = time.time()
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(
-        self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> Generator[None, Any, Any]:
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
         self._phases, self._fixtures = {}, {}
         start = time.perf_counter()
         try:
@@ -88,9 +86,7 @@ class BenchRecorder:
         return (yield)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(
-        self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> Generator[None, Any, Any]:
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
         if nextitem is None:  # the session's fixtures (the browser among them) close in this teardown
             self.browser = browser_memory_below(os.getpid())
         return (yield)

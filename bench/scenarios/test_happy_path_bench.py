@@ -8,8 +8,8 @@ from e2e.test_generate_flow import (
     test_progress_appears_in_order_while_running_then_editor_shows_draft as happy_path,
 )
 from harness.pages import NewDraftPage
-from harness.scripted import ScriptedGenerator
+from harness.scripting import ScriptedGenerator
 
 
-def test_happy_path(iteration: int, new_draft: NewDraftPage, scripted: ScriptedGenerator, gate_page: Page) -> None:
-    happy_path(new_draft, scripted, gate_page)
+def test_happy_path(iteration: int, new_draft: NewDraftPage, gate_scripted: ScriptedGenerator, gate_page: Page) -> None:
+    happy_path(new_draft, gate_scripted, gate_page)

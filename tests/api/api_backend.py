@@ -17,8 +17,8 @@ from drafts_api.protocol import GenerateAccepted, generate_path
 from drafts_api.runner import TaskRunner
 from drafts_api.settings import Settings
 from drafts_api.tasks import TaskStore
-from harness._live_server import LiveServer
-from harness.scripted import ScriptedGenerator, ScriptedRun
+from harness.scripting import ScriptedGenerator, ScriptedRun
+from harness.servers import LiveServer
 
 from .event_stream import EventStream
 from .instrumented_redis import InstrumentedRedis, PollCounter, task_key

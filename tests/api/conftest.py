@@ -17,7 +17,7 @@ import pytest
 
 from drafts_api.runner import TaskRunner
 from drafts_api.settings import Settings
-from harness.scripted import ScriptedGenerationError
+from harness.scripting import ScriptedGenerationError
 
 from .api_backend import FAST_SETTINGS, ApiBackend, BackendFactory, start_backend
 from .redis_under_test import (

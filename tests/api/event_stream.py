@@ -19,7 +19,7 @@ import httpx
 from pydantic import ValidationError
 
 from drafts_api.protocol import STREAM_EVENTS
-from harness.sse_parser import (
+from harness.sse import (
     SSEComment,
     SSEDataless,
     SSEDecoder,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.sse_parser import SSEComment, SSEEvent
+from harness.sse import SSEComment, SSEEvent
 
 from .api_backend import EVENT_STREAM, ApiBackend, BackendFactory
 from .event_stream import describe

@@ -7,7 +7,7 @@ import pytest
 from drafts_api.protocol import Draft
 from drafts_api.runner import GENERIC_FAILURE
 from drafts_api.stream import TASK_EXPIRED
-from harness.sse_parser import SSEEvent, SSERetry
+from harness.sse import SSEEvent, SSERetry
 
 from .api_backend import DEFAULT_CAMPAIGN, ApiBackend, BackendFactory
 from .held_runner import HeldRunner

@@ -7,7 +7,7 @@ import pytest
 from drafts_api.app import STORE_UNAVAILABLE_DETAIL
 from drafts_api.protocol import Draft, draft_path, generate_path
 from drafts_api.stream import STORE_UNAVAILABLE
-from harness.scripted import ScriptedGenerationError
+from harness.scripting import ScriptedGenerationError
 
 from .api_backend import DEFAULT_CAMPAIGN, ApiBackend, BackendFactory, generate_body
 from .event_stream import payload_of

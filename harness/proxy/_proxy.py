@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Literal
 from urllib.parse import urlsplit
 
-from harness._proxy_faults import (
+from harness.proxy._faults import (
     FAULT_TYPES,
     BufferUnlessAccelOff,
     CannedStatus,
@@ -37,7 +37,7 @@ from harness._proxy_faults import (
     PassThrough,
     apply_fault,
 )
-from harness._proxy_http import (
+from harness.proxy._http import (
     BadMessage,
     Headers,
     HttpReader,

@@ -1,6 +1,6 @@
 """The SSE progress gate as a pytest plugin (entry point `harness.plugin`, or `-p harness.plugin`).
 
-Hooks only; the fixtures live in `harness.fixtures`, registered in `pytest_configure` so that they are
+Hooks only; the fixtures live in `harness.plugin._fixtures`, registered in `pytest_configure` so that they are
 registered after pytest-playwright's and extend its `browser_type_launch_args`/`browser_context_args`.
 """
 
@@ -11,13 +11,21 @@ from collections.abc import Generator
 
 import pytest
 
-from harness import fixtures
-from harness._frontend import STUB_FRONTEND_DIR
-from harness._options import GateOptions, add_options
 from harness.browsers import BrowserNotFound
-from harness.evidence_collector import EvidenceCollector
+from harness.plugin import _fixtures as fixtures
+from harness.plugin._fixtures import (
+    TEST_HEARTBEAT_POLLS,
+    TEST_RECONNECT_TIMEOUT_MS,
+    TEST_RETRY_MS,
+    RedisOutage,
+)
+from harness.plugin._options import GateOptions, add_options
+from harness.recording import EvidenceCollector
+from harness.servers import STUB_FRONTEND_DIR
 
-_FIXTURES_PLUGIN_NAME = "harness.fixtures"
+__all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "RedisOutage"]
+
+_FIXTURES_PLUGIN_NAME = "harness.plugin._fixtures"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -22,23 +22,25 @@ import pytest
 from playwright.sync_api import Page
 
 from drafts_api.settings import Settings
-from harness._backend import (
+from harness.browsers import BrowserChoice, BrowserNotFound, find_browser
+from harness.plugin._options import GateOptions
+from harness.proxy import FaultProxy
+from harness.recording import EvidenceCollector, WireLog, WireRecorder
+from harness.scripting import ScriptedGenerator
+from harness.servers import (
+    STUB_FRONTEND_DIR,
     BackendParts,
+    FrontendConfig,
     LiveBackend,
+    LiveServer,
+    WorkerThread,
     build_default_app,
     fakeredis_from_url,
+    frontend_app,
     load_backend_app,
+    origin_of,
 )
-from harness._frontend import STUB_FRONTEND_DIR, FrontendConfig, frontend_app, origin_of
-from harness._live_server import LiveServer
-from harness._options import GateOptions
-from harness._redis import RedisProvider, RedisUnavailable, make_provider
-from harness._worker import WorkerThread
-from harness.browsers import BrowserChoice, BrowserNotFound, find_browser
-from harness.evidence_collector import EvidenceCollector
-from harness.fault_proxy import FaultProxy
-from harness.scripted import ScriptedGenerator
-from harness.wire_recorder import WireLog, WireRecorder
+from harness.state import RedisProvider, RedisUnavailable, make_provider
 
 RedisOutage = Callable[[], contextlib.AbstractContextManager[None]]
 """`with redis_outage(): ...`: every Redis command fails inside the block."""
@@ -65,7 +67,7 @@ def gate_options(pytestconfig: pytest.Config) -> GateOptions:
 
 
 @pytest.fixture(scope="session")
-def redis_provider(gate_options: GateOptions) -> Iterator[RedisProvider]:
+def gate_redis_provider(gate_options: GateOptions) -> Iterator[RedisProvider]:
     """fakeredis by default; with `--redis-url`, a real Redis with one database per xdist worker."""
     try:
         provider = make_provider(gate_options.redis_url, _worker_index())
@@ -76,32 +78,32 @@ def redis_provider(gate_options: GateOptions) -> Iterator[RedisProvider]:
 
 
 @pytest.fixture(scope="session")
-def scripted_generator() -> ScriptedGenerator:
+def gate_scripted_generator() -> ScriptedGenerator:
     """The generator plugged into the backend; tests drive it through `scripted`."""
     return ScriptedGenerator()
 
 
 @pytest.fixture(scope="session")
-def wire_log() -> WireLog:
+def gate_wire_log() -> WireLog:
     """Everything the backend sent, as it sent it (SSE frames with send times, other responses)."""
     return WireLog()
 
 
 @pytest.fixture(scope="session")
-def frontend_config() -> FrontendConfig:
+def gate_frontend_config() -> FrontendConfig:
     """What the served page's `/config.js` says (`apiBase`, `reconnectTimeoutMs`); `update()` it per test."""
     return FrontendConfig(apiBase="", reconnectTimeoutMs=TEST_RECONNECT_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
-def live_frontend(gate_options: GateOptions, frontend_config: FrontendConfig) -> Iterator[LiveServer | str]:
+def gate_live_frontend(gate_options: GateOptions, gate_frontend_config: FrontendConfig) -> Iterator[LiveServer | str]:
     """The frontend's origin: a served static directory (a LiveServer), or `--frontend-url` as is."""
     if gate_options.frontend_url:
         yield gate_options.frontend_url
         return
     directory = gate_options.frontend_dir or STUB_FRONTEND_DIR
     server = LiveServer(
-        frontend_app(directory, frontend_config, gate_options.sse_client),
+        frontend_app(directory, gate_frontend_config, gate_options.sse_client),
         # A fixed port is shifted per xdist worker (3000, 3001, ...) so that workers never clash.
         port=gate_options.frontend_port + _worker_index() if gate_options.frontend_port else 0,
     )
@@ -110,55 +112,61 @@ def live_frontend(gate_options: GateOptions, frontend_config: FrontendConfig) ->
     server.stop()
 
 
-def _frontend_url(live_frontend: LiveServer | str) -> str:
-    return live_frontend if isinstance(live_frontend, str) else live_frontend.url
+def _frontend_url(gate_live_frontend: LiveServer | str) -> str:
+    return gate_live_frontend if isinstance(gate_live_frontend, str) else gate_live_frontend.url
 
 
 @pytest.fixture(scope="session")
-def backend_settings(gate_options: GateOptions, live_frontend: LiveServer | str) -> Settings:
+def gate_backend_settings(gate_options: GateOptions, gate_live_frontend: LiveServer | str) -> Settings:
     """The harness backend's settings: test timings, CORS for the frontend's origin only."""
     return Settings(
         poll_interval=gate_options.poll_interval,
         heartbeat_polls=TEST_HEARTBEAT_POLLS,
         retry_ms=TEST_RETRY_MS,
-        cors_origins=[origin_of(_frontend_url(live_frontend))],
+        cors_origins=[origin_of(_frontend_url(gate_live_frontend))],
         cors_origin_regex=None,
         key_prefix="gate:",
     )
 
 
 @pytest.fixture(scope="session")
-def generation_worker(redis_provider: RedisProvider, backend_settings: Settings) -> Iterator[WorkerThread]:
+def gate_generation_worker(
+    gate_redis_provider: RedisProvider, gate_backend_settings: Settings
+) -> Iterator[WorkerThread]:
     """Runs generations outside the backend's lifetime, as a real worker process would."""
     worker = WorkerThread(
-        redis_provider.async_client, task_ttl=backend_settings.task_ttl, key_prefix=backend_settings.key_prefix
+        gate_redis_provider.async_client,
+        task_ttl=gate_backend_settings.task_ttl,
+        key_prefix=gate_backend_settings.key_prefix,
     ).start()
     yield worker
     worker.stop()
 
 
 @pytest.fixture(scope="session")
-def live_backend(
+def gate_live_backend(
     gate_options: GateOptions,
-    backend_settings: Settings,
-    scripted_generator: ScriptedGenerator,
-    redis_provider: RedisProvider,
-    generation_worker: WorkerThread,
-    wire_log: WireLog,
+    gate_backend_settings: Settings,
+    gate_scripted_generator: ScriptedGenerator,
+    gate_redis_provider: RedisProvider,
+    gate_generation_worker: WorkerThread,
+    gate_wire_log: WireLog,
 ) -> Iterator[LiveBackend]:
     """The backend under test, served on 127.0.0.1 by uvicorn in this process (or `--backend-url`)."""
     if gate_options.backend_url:
         yield LiveBackend(gate_options.backend_url, f"running backend at {gate_options.backend_url}")
         return
-    parts = BackendParts(backend_settings, scripted_generator, redis_provider.async_client, generation_worker)
+    parts = BackendParts(
+        gate_backend_settings, gate_scripted_generator, gate_redis_provider.async_client, gate_generation_worker
+    )
     # Patched only while the app is imported, built and started (its lifespan runs in start()): the
     # rest of the session, tests/api among it, must get the real `redis.from_url`.
-    with fakeredis_from_url(redis_provider):
+    with fakeredis_from_url(gate_redis_provider):
         if gate_options.backend_app:
             loaded = load_backend_app(gate_options.backend_app, parts)
         else:
             loaded = build_default_app(parts)
-        server = LiveServer(WireRecorder(loaded.app, wire_log))
+        server = LiveServer(WireRecorder(loaded.app, gate_wire_log))
         server.start()
     backend = LiveBackend(server.url, loaded.description, server=server, scriptable=loaded.scriptable)
     yield backend
@@ -169,72 +177,78 @@ def live_backend(
 
 
 @pytest.fixture
-def backend(
-    live_backend: LiveBackend,
-    redis_provider: RedisProvider,
-    scripted_generator: ScriptedGenerator,
-    generation_worker: WorkerThread,
+def gate_backend(
+    gate_live_backend: LiveBackend,
+    gate_redis_provider: RedisProvider,
+    gate_scripted_generator: ScriptedGenerator,
+    gate_generation_worker: WorkerThread,
 ) -> LiveBackend:
     """The live backend with a clean slate: no task, draft or held generation from an earlier test."""
-    if live_backend.is_local:
-        scripted_generator.reset()
-        generation_worker.cancel_all()
-        redis_provider.flush()
-    return live_backend
+    if gate_live_backend.is_local:
+        gate_scripted_generator.reset()
+        gate_generation_worker.cancel_all()
+        gate_redis_provider.flush()
+    return gate_live_backend
 
 
 @pytest.fixture
-def scripted(backend: LiveBackend, scripted_generator: ScriptedGenerator) -> ScriptedGenerator:
+def gate_scripted(gate_backend: LiveBackend, gate_scripted_generator: ScriptedGenerator) -> ScriptedGenerator:
     """Step the backend's generation from the test: `run = scripted.next_run(); run.progress("...")`."""
-    if not backend.scriptable:
+    if not gate_backend.scriptable:
         pytest.skip(
             f"scripted generation needs a backend the harness builds with its generator; "
-            f"{backend.description} does not accept one"
+            f"{gate_backend.description} does not accept one"
         )
-    return scripted_generator
+    return gate_scripted_generator
 
 
 @pytest.fixture
-def redis_outage(backend: LiveBackend, redis_provider: RedisProvider) -> RedisOutage:
+def gate_redis_outage(gate_backend: LiveBackend, gate_redis_provider: RedisProvider) -> RedisOutage:
     """`with redis_outage(): ...` makes every Redis command fail, then heals (fakeredis only)."""
-    if not backend.is_local:
-        pytest.skip(f"cannot take down the Redis of {backend.description}")
-    return redis_provider.outage
+    if not gate_backend.is_local:
+        pytest.skip(f"cannot take down the Redis of {gate_backend.description}")
+    return gate_redis_provider.outage
 
 
 @pytest.fixture
-def frontend(live_frontend: LiveServer | str, frontend_config: FrontendConfig, backend: LiveBackend) -> Iterator[str]:
+def gate_frontend(
+    gate_live_frontend: LiveServer | str, gate_frontend_config: FrontendConfig, gate_backend: LiveBackend
+) -> Iterator[str]:
     """The frontend's URL, its `/config.js` pointing the page at the live backend."""
-    frontend_config.reset()
-    frontend_config.update(apiBase=backend.url)
-    yield _frontend_url(live_frontend)
-    frontend_config.reset()
+    gate_frontend_config.reset()
+    gate_frontend_config.update(apiBase=gate_backend.url)
+    yield _frontend_url(gate_live_frontend)
+    gate_frontend_config.reset()
 
 
 @pytest.fixture
-def fault_proxy(backend: LiveBackend, frontend: str, frontend_config: FrontendConfig) -> Iterator[FaultProxy]:
+def gate_fault_proxy(
+    gate_backend: LiveBackend, gate_frontend: str, gate_frontend_config: FrontendConfig
+) -> Iterator[FaultProxy]:
     """A fault-injecting proxy between page and backend; the page's API base points at it."""
-    with FaultProxy(backend.url) as proxy:
-        frontend_config.update(apiBase=proxy.url)
+    with FaultProxy(gate_backend.url) as proxy:
+        gate_frontend_config.update(apiBase=proxy.url)
         yield proxy
 
 
 @pytest.fixture
-def foreign_frontend(gate_options: GateOptions, frontend_config: FrontendConfig, frontend: str) -> Iterator[str]:
+def gate_foreign_frontend(
+    gate_options: GateOptions, gate_frontend_config: FrontendConfig, gate_frontend: str
+) -> Iterator[str]:
     """The same frontend served from an origin the backend's CORS settings do not allow."""
     if gate_options.frontend_url:
         pytest.skip("a second origin needs a frontend the harness serves (not --frontend-url)")
     directory = gate_options.frontend_dir or STUB_FRONTEND_DIR
-    with LiveServer(frontend_app(directory, frontend_config, gate_options.sse_client)) as server:
+    with LiveServer(frontend_app(directory, gate_frontend_config, gate_options.sse_client)) as server:
         yield server.url
 
 
 @pytest.fixture
 def gate_evidence(
-    request: pytest.FixtureRequest, page: Page, wire_log: WireLog, output_path: str
+    request: pytest.FixtureRequest, page: Page, gate_wire_log: WireLog, output_path: str
 ) -> Iterator[EvidenceCollector]:
     """Records what the page and the backend did, for the failure report and its diagnosis."""
-    collector = EvidenceCollector(request.node.nodeid, page, wire_log, Path(output_path))
+    collector = EvidenceCollector(request.node.nodeid, page, gate_wire_log, Path(output_path))
     collector.start()
     request.node.stash[EvidenceCollector.STASH_KEY] = collector
     yield collector
@@ -242,7 +256,7 @@ def gate_evidence(
 
 
 @pytest.fixture
-def gate_page(page: Page, frontend: str, backend: LiveBackend, gate_evidence: EvidenceCollector) -> Page:
+def gate_page(page: Page, gate_frontend: str, gate_backend: LiveBackend, gate_evidence: EvidenceCollector) -> Page:
     """pytest-playwright's `page`, on the frontend's origin, with the gate's evidence recording on."""
     return page
 
@@ -252,7 +266,7 @@ def gate_page(page: Page, frontend: str, backend: LiveBackend, gate_evidence: Ev
 
 @pytest.fixture(scope="session", autouse=True)
 def delete_output_dir() -> None:
-    """Off: the gate empties `--output` once per run, before any worker starts (see plugin.py)."""
+    """Off: the gate empties `--output` once per run, before any worker starts (see harness.plugin)."""
 
 
 _BROWSER_CHOICES: pytest.StashKey[dict[str, BrowserChoice]] = pytest.StashKey()
@@ -285,6 +299,6 @@ def browser_type_launch_args(
 
 
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any], live_frontend: LiveServer | str) -> dict[str, Any]:
+def browser_context_args(browser_context_args: dict[str, Any], gate_live_frontend: LiveServer | str) -> dict[str, Any]:
     """Pages open relative to the frontend (not pytest-base-url's `base_url`, which every session reads)."""
-    return {**browser_context_args, "base_url": _frontend_url(live_frontend)}
+    return {**browser_context_args, "base_url": _frontend_url(gate_live_frontend)}

@@ -1,4 +1,4 @@
-"""HTTP/1.1 message reading and writing for the fault proxy (harness/fault_proxy.py).
+"""HTTP/1.1 message reading and writing for the fault proxy (`harness.proxy`).
 
 Only what a loopback proxy needs: heads, Content-Length / chunked / close-delimited bodies, and an
 optional idle timeout on every read from the upstream side.

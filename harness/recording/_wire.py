@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from harness.evidence import EVENT_STREAM, HttpExchange, StreamEnd, WireFrame, WireStream
-from harness.sse_parser import (
+from harness.sse import (
     SSEComment,
     SSEDataless,
     SSEDecoder,

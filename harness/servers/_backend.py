@@ -25,10 +25,10 @@ import redis.asyncio
 
 from drafts_api.app import create_app
 from drafts_api.settings import Settings
-from harness._live_server import LiveServer
-from harness._redis import FakeRedisProvider, RedisProvider
-from harness._worker import WorkerThread
-from harness.scripted import ScriptedGenerator
+from harness.scripting import ScriptedGenerator
+from harness.servers._live_server import LiveServer
+from harness.servers._worker import WorkerThread
+from harness.state import FakeRedisProvider, RedisProvider
 
 _HEALTH_TIMEOUT_S = 2.0
 

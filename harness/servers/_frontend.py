@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-STUB_FRONTEND_DIR = Path(__file__).resolve().parent.parent / "stub_frontend"
+STUB_FRONTEND_DIR = Path(__file__).resolve().parents[2] / "stub_frontend"
 CONFIG_PATH = "/config.js"
 SSE_CLIENT_PATH = "/lib/draft-stream.js"
 CONFIG_GLOBAL = "__DRAFTS_CONFIG__"

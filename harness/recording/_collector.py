@@ -21,8 +21,8 @@ from playwright.sync_api import Page
 
 from harness.diagnosis import Diagnosis, diagnose
 from harness.evidence import ConsoleEntry, Evidence, PageDispatch, WireStream
-from harness.page_recorder import EventSourceRecorder, PageObserver, read_page_messages
-from harness.wire_recorder import WireLog
+from harness.recording._page import EventSourceRecorder, PageObserver, read_page_messages
+from harness.recording._wire import WireLog
 
 DIAGNOSIS_PREFIX = "[sse-gate] "
 _BACKEND_LOG_LEVEL = logging.INFO

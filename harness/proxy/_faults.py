@@ -1,4 +1,4 @@
-"""The fault proxy's faults (harness/fault_proxy.py exports them) and the body transformation
+"""The fault proxy's faults (`harness.proxy` exports them) and the body transformation
 each one applies to a response as it streams through."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from harness._proxy_http import Headers, header
+from harness.proxy._http import Headers, header
 
 _BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark; EventSource ignores one at the start of the stream
 

@@ -1,0 +1,15 @@
+"""One line that names the cause of a failed SSE test, from the evidence of both sides of the wire."""
+
+from harness.diagnosis._rules import (
+    RULES,
+    Diagnosis,
+    Rule,
+    diagnose,
+)
+
+__all__ = [
+    "Diagnosis",
+    "RULES",
+    "Rule",
+    "diagnose",
+]

@@ -1,0 +1,25 @@
+"""Recorders of both sides of the wire: what the backend sent, what the page's EventSource dispatched."""
+
+from harness.recording._collector import (
+    EvidenceCollector,
+)
+from harness.recording._page import (
+    EventSourceRecorder,
+    PageObserver,
+    build_eventsource_log,
+    read_page_messages,
+)
+from harness.recording._wire import (
+    WireLog,
+    WireRecorder,
+)
+
+__all__ = [
+    "EventSourceRecorder",
+    "EvidenceCollector",
+    "PageObserver",
+    "WireLog",
+    "WireRecorder",
+    "build_eventsource_log",
+    "read_page_messages",
+]

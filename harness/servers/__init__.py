@@ -1,0 +1,31 @@
+"""Servers under test: uvicorn on loopback in a thread (`LiveServer`), the backend, the static frontend."""
+
+from harness.servers._backend import (
+    BackendParts,
+    BackendSpecError,
+    LiveBackend,
+    LoadedApp,
+    build_default_app,
+    fakeredis_from_url,
+    load_backend_app,
+)
+from harness.servers._frontend import STUB_FRONTEND_DIR, FrontendConfig, frontend_app, origin_of
+from harness.servers._live_server import LiveServer, LiveServerError
+from harness.servers._worker import WorkerThread
+
+__all__ = [
+    "STUB_FRONTEND_DIR",
+    "BackendParts",
+    "BackendSpecError",
+    "FrontendConfig",
+    "LiveBackend",
+    "LiveServer",
+    "LiveServerError",
+    "LoadedApp",
+    "WorkerThread",
+    "build_default_app",
+    "fakeredis_from_url",
+    "frontend_app",
+    "load_backend_app",
+    "origin_of",
+]

@@ -1,0 +1,21 @@
+"""A browser-faithful `text/event-stream` parser (the WHATWG algorithm, byte by byte)."""
+
+from harness.sse._parser import (
+    SSEComment,
+    SSEDataless,
+    SSEDecoder,
+    SSEEvent,
+    SSEObservation,
+    SSERetry,
+    SSEUnterminated,
+)
+
+__all__ = [
+    "SSEComment",
+    "SSEDataless",
+    "SSEDecoder",
+    "SSEEvent",
+    "SSEObservation",
+    "SSERetry",
+    "SSEUnterminated",
+]

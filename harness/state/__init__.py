@@ -1,0 +1,17 @@
+"""Redis for the app under test: one fakeredis server, or one database of a real Redis, per xdist worker."""
+
+from harness.state._redis import (
+    FakeRedisProvider,
+    RealRedisProvider,
+    RedisProvider,
+    RedisUnavailable,
+    make_provider,
+)
+
+__all__ = [
+    "FakeRedisProvider",
+    "RealRedisProvider",
+    "RedisProvider",
+    "RedisUnavailable",
+    "make_provider",
+]
