@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
+from pydantic import BaseModel
 
 REPO: Final = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as `python bench/load.py` too
@@ -118,6 +118,44 @@ class LoadResult:
             "first_event_p95_s": round(self.percentile(0.95), 3),
             "first_event_max_s": round(max(self.first_event_s, default=float("nan")), 3),
         }
+
+
+class LoadFigures(BaseModel):
+    """What `make bench` reports of a load run (`LoadResult.summary()`, typed)."""
+
+    streams: int
+    posts: int
+    redis: str
+    post_statuses: dict[str, int]
+    stream_statuses: dict[str, int]
+    streams_held: int
+    memory_per_stream_kb: float
+    first_event_median_s: float
+    first_event_p95_s: float
+    first_event_max_s: float
+    wall_s: float
+
+
+def load_table(figures: LoadFigures) -> str:
+    from bench.table import format_table
+
+    def counts(statuses: dict[str, int]) -> str:
+        return ", ".join(f"{count} x {status}" for status, count in sorted(statuses.items()))
+
+    rows = [
+        ["POSTs at once", f"{figures.posts}: {counts(figures.post_statuses)}"],
+        ["streams at once", f"{figures.streams}: {counts(figures.stream_statuses)}"],
+        ["streams held (/health)", str(figures.streams_held)],
+        ["server memory per held stream", f"{figures.memory_per_stream_kb:.1f} KiB"],
+        [
+            "time to first event, median / p95 / max",
+            " / ".join(
+                f"{value:.2f} s"
+                for value in (figures.first_event_median_s, figures.first_event_p95_s, figures.first_event_max_s)
+            ),
+        ],
+    ]
+    return f"load ({figures.redis}, production timings)\n" + format_table(["figure", "value"], rows)
 
 
 def _rss_mb(pid: int) -> float:
@@ -265,12 +303,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=DEFAULT_POSTS)
     parser.add_argument("--redis-url", help="a real Redis (default: the API's embedded fakeredis)")
     parser.add_argument("--timeout", type=float, default=60.0, help="bound on each phase, seconds")
+    parser.add_argument("--json-out", type=Path, help="write the figures (LoadFigures) there as JSON")
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args.redis_url, args.key_prefix, unbounded_pool=args.unbounded_pool)
         return 0
     result = measure(streams=args.streams, posts=args.posts, redis_url=args.redis_url, timeout=args.timeout)
-    print(json.dumps(result.summary(), indent=2))
+    figures = LoadFigures.model_validate(result.summary())
+    if args.json_out:
+        args.json_out.write_text(figures.model_dump_json(indent=2) + "\n")
+    print(load_table(figures))
     return 0
 
 
