@@ -4,10 +4,11 @@
 
 Each run is a fresh `pytest e2e -m "not slow" -n WORKERS` with its own output folder
 (`test-results/soak/run-NN/`: Playwright artifacts and the gate's SSE evidence, one folder per
-failed test) and JUnit XML. `--busy-core` keeps one CPU busy during every run (a separate process in
-a bounded busy loop, stopped with the run) to shake out timing assumptions. A test that failed in
-some runs but not all is a flake; the table lists each failing test with the runs it failed in and
-its evidence folders. Exit status: 0 when no test failed in any run, 1 otherwise.
+failed test), its log (`run-NN.log`) and JUnit XML (`run-NN.xml`). `--busy-core` keeps one CPU
+busy during every run (a separate process in a bounded busy loop, stopped with the run) to shake
+out timing assumptions. A test that failed in some runs but not all is a flake; the table lists
+each failing test with the runs it failed in and its evidence folders. Exit status: 0 when no test
+failed in any run, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -79,12 +80,16 @@ def read_junit(path: Path) -> tuple[int, list[tuple[str, str]]]:
 def evidence_folders(run_dir: Path, nodeid: str) -> list[str]:
     """pytest-playwright's per-test output folder is the slug of the node id (parametrized ones too)."""
     slug = slugify(nodeid)
+    if not run_dir.is_dir():
+        return []
     return sorted(str(p.relative_to(REPO)) for p in run_dir.iterdir() if p.is_dir() and p.name.startswith(slug[:60]))
 
 
 def soak_once(index: int, args: argparse.Namespace, out: Path) -> Run:
     run_dir = out / f"run-{index:02d}"
-    junit = run_dir / "junit.xml"
+    # Beside the run's folder, not in it: the gate empties its --output folder when a session starts.
+    junit = out / f"run-{index:02d}.xml"
+    log_path = out / f"run-{index:02d}.log"
     command = [
         sys.executable,
         "-m",
@@ -110,9 +115,8 @@ def soak_once(index: int, args: argparse.Namespace, out: Path) -> Run:
     if args.busy_core:
         busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(RUN_TIMEOUT_S)])
     started = time.monotonic()
-    run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with (run_dir / "pytest.log").open("w") as log:
+        with log_path.open("w") as log:
             try:
                 code = subprocess.run(
                     command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT_S
@@ -134,7 +138,7 @@ def table(runs: Sequence[Run], out: Path) -> str:
             failure = failures.setdefault(nodeid, Failure(nodeid, first_line=line))
             failure.runs.append(run.index)
             failure.evidence += evidence_folders(out / f"run-{run.index:02d}", nodeid) or [
-                str((out / f"run-{run.index:02d}" / "pytest.log").relative_to(REPO))
+                str((out / f"run-{run.index:02d}.log").relative_to(REPO))
             ]
     lines = [
         f"soak: {len(runs)} runs, {sum(r.tests for r in runs)} test runs, "
