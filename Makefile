@@ -128,4 +128,4 @@ lint-workflows: $(INSTALLED) ## actionlint over .github/workflows
 	@echo "make lint-workflows: no problems in $$(ls .github/workflows/*.yml | tr '\n' ' ')"
 
 clean: ## remove the venv and test output (the browser stays where it was installed)
-	rm -rf $(VENV) test-results .pytest_cache
+	rm -rf $(VENV) test-results .soak .pytest_cache

@@ -3,7 +3,7 @@
     python scripts/soak.py --runs 10 [--workers 2] [--busy-core] [--redis-url URL] [-- extra pytest args]
 
 Each run is a fresh `pytest e2e -m "not slow" -n WORKERS` with its own output folder
-(`test-results/soak/run-NN/`: Playwright artifacts and the gate's SSE evidence, one folder per
+(`.soak/run-NN/`: Playwright artifacts and the gate's SSE evidence, one folder per
 failed test), its log (`run-NN.log`) and JUnit XML (`run-NN.xml`). `--busy-core` keeps one CPU
 busy during every run (a separate process in a bounded busy loop, stopped with the run) to shake
 out timing assumptions. A test that failed in some runs but not all is a flake; the table lists
@@ -167,7 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--busy-core", action="store_true", help="keep one CPU busy during each run")
     parser.add_argument("--browser", default="chromium")
     parser.add_argument("--redis-url", help="run on a real Redis (--redis-url for pytest)")
-    parser.add_argument("--output", type=Path, default=REPO / "test-results" / "soak")
+    # Not under test-results/: every gate session empties its --output folder (test-results by default)
+    # when it starts, so a `make test` or `make e2e` meanwhile would delete the soak's evidence.
+    parser.add_argument("--output", type=Path, default=REPO / ".soak")
     parser.add_argument("pytest_args", nargs="*", help="after --: more pytest arguments")
     args = parser.parse_args(argv)
     if args.runs < 1:
