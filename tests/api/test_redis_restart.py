@@ -32,9 +32,9 @@ from .test_http_errors import assert_json_error
 pytestmark = pytest.mark.timeout(60)
 
 PORT = int(os.environ.get("DRAFTS_RESTART_REDIS_PORT", "6384"))
-# The socket timeouts are 2 s and redis-py retries three times with a backoff: an outage must be
+# The socket timeouts are 2 s and the API retries a command twice, quickly: an outage must be
 # reported well within this, and the test fails (never hangs) past it.
-ENDS_WITHIN_S = 15.0
+ENDS_WITHIN_S = 10.0
 
 
 class RedisServer:
