@@ -53,7 +53,8 @@ WAIT_S = 3.0  # bound for things that should happen at once on loopback
 QUIET_WINDOW_S = 0.3  # how long "nothing arrived" must hold to prove holding/buffering
 PAGE_ORIGIN = "http://page.example"
 BIG_BODY = bytes(range(256)) * 40
-SSE_VECTORS = Path("/work/shared/reference/sse-parsing-vectors.json")
+# Vendored in the repository (see tests/vectors/PROVENANCE.md); a missing file fails the test, never skips it.
+SSE_VECTORS = Path(__file__).with_name("vectors") / "sse-parsing-vectors.json"
 
 E1 = b'event: progress\ndata: {"message": "one"}\n\n'
 E2 = b'event: progress\ndata: {"message": "two"}\n\n'
@@ -488,11 +489,11 @@ def test_fault_applies_to_later_requests_and_matching_paths_only(proxy: FaultPro
 
 
 def parsing_vectors() -> list[dict[str, Any]]:
-    vectors: list[dict[str, Any]] = json.loads(SSE_VECTORS.read_text())["vectors"]
+    vectors: list[dict[str, Any]] = json.loads(SSE_VECTORS.read_text(encoding="utf-8"))["vectors"]
+    assert vectors, f"no parsing vectors in {SSE_VECTORS}"
     return vectors
 
 
-@pytest.mark.skipif(not SSE_VECTORS.exists(), reason=f"browser parsing vectors not found at {SSE_VECTORS}")
 @pytest.mark.parametrize("piece_size", [1, 1 << 20], ids=["byte_by_byte", "whole"])
 def test_event_counting_matches_browser_dispatch(piece_size: int) -> None:
     """Fails for an event counter that differs from EventSource on any browser parsing vector (BOM,

@@ -35,13 +35,6 @@ from harness.servers import LiveServer
 
 SAMPLES_DIR = Path(__file__).with_name("evidence_samples")
 WAIT_MS = 5000
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 DRAFT = {
     "id": "d-42",
@@ -172,9 +165,8 @@ def _build_app() -> Starlette:
     )
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+# The browser comes from the gate plugin's `browser_type_launch_args` (harness.browsers: Playwright's
+# build, else a system Chromium with the flags it needs), as in every other browser test.
 
 
 @pytest.fixture(scope="module")

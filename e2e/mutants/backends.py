@@ -5,8 +5,8 @@ offers (`**parts`: settings, generator, redis_factory, runner), so it stays scri
 Where the broken behaviour lives on the wire (an event renamed, a header dropped, a body buffered),
 the mutant is the real app behind a small response rewriter, which is what a misconfigured
 middleware or proxy layer in the backend does; where it lives in the logic (saving order, settings),
-the mutant changes that piece only. The comment on each names the failure mode
-(../shared/reference/sse-failure-modes.md) and the guarantee that must kill it.
+the mutant changes that piece only. The comment on each names the failure mode (from the team's SSE
+failure-mode notes, see README "Mutants") and the guarantee that must kill it.
 """
 
 from __future__ import annotations
