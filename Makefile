@@ -66,8 +66,12 @@ ALL_PASS = $(PYTEST) tests e2e -n $(WORKERS) --browser $(BROWSER) $(call junit,t
 # Every mutant must be killed and the correct system must pass; --fail-fast ends each mutant's run at
 # its first failing test (a kill is a kill); `make mutants` runs them whole for the full table.
 MUTANTS_PASS = $(BIN)/python -m e2e.mutants --fail-fast
+# The Redis URL reaches pytest through the environment (SSE_GATE_REDIS_URL, exported by the recipe
+# before `set -x`), not argv, so that the traced command never shows a password; messages show
+# REDIS_URL_SHOWN, the URL with its password replaced (scripts/redis_reachable.py --redact).
 REDIS_PASS = $(PYTEST) $(REDIS_PASS_PATHS) -m 'not slow' -n $(WORKERS) --browser $(BROWSER) \
-	--redis-url '$(REDIS_URL)' --output test-results/real-redis $(call junit,test-real-redis) $(PYTEST_ARGS)
+	--output test-results/real-redis $(call junit,test-real-redis) $(PYTEST_ARGS)
+REDIS_URL_SHOWN = $(shell $(BIN)/python scripts/redis_reachable.py --redact '$(REDIS_URL)')
 
 e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 2), headless
 	$(E2E_PASS)
@@ -92,16 +96,17 @@ test: $(BROWSER_READY) ## every test incl. slow ones, the mutant check, then tes
 	echo "make test: pass 2 - the mutant check: every known-broken variant must fail the e2e suite"; \
 	(set -x; $(MUTANTS_PASS)) || status=$$?; \
 	if [ -n "$$redis" ]; then \
-		echo "make test: pass 3 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL)"; \
-		(set -x; $(REDIS_PASS)) || status=$$?; \
+		echo "make test: pass 3 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL_SHOWN)"; \
+		(export SSE_GATE_REDIS_URL='$(REDIS_URL)'; set -x; $(REDIS_PASS)) || status=$$?; \
 	else \
-		echo "make test: real-Redis pass SKIPPED: no Redis server answered at $(REDIS_URL)"; \
+		echo "make test: real-Redis pass SKIPPED: no Redis server answered at $(REDIS_URL_SHOWN)"; \
 	fi; \
 	exit $$status
 
 test-redis: $(BROWSER_READY) ## only the real-Redis pass; fails when no Redis answers at REDIS_URL
 	@$(BIN)/python scripts/redis_reachable.py '$(REDIS_URL)'
-	$(REDIS_PASS)
+	@echo "make test-redis: $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL_SHOWN)"
+	@export SSE_GATE_REDIS_URL='$(REDIS_URL)'; set -x; $(REDIS_PASS)
 
 serve: $(BROWSER_READY) ## backend + stub frontend with production timings (python -m harness.serve)
 	$(BIN)/python -m harness.serve $(SERVE_ARGS)

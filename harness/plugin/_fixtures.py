@@ -23,6 +23,7 @@ from playwright.sync_api import Page
 
 from drafts_api.settings import Settings
 from harness.browsers import BrowserChoice, BrowserNotFound, find_browser
+from harness.plugin._header import browser_choices
 from harness.plugin._options import GateOptions
 from harness.proxy import FaultProxy
 from harness.recording import EvidenceCollector, WireLog, WireRecorder
@@ -72,7 +73,8 @@ def gate_redis_provider(gate_options: GateOptions) -> Iterator[RedisProvider]:
     try:
         provider = make_provider(gate_options.redis_url, _worker_index())
     except RedisUnavailable as exc:
-        raise pytest.UsageError(str(exc)) from exc
+        # The message says it all (the URL redacted); a traceback would print the URL in clear.
+        pytest.fail(str(exc), pytrace=False)
     yield provider
     provider.close()
 
@@ -269,13 +271,10 @@ def delete_output_dir() -> None:
     """Off: the gate empties `--output` once per run, before any worker starts (see harness.plugin)."""
 
 
-_BROWSER_CHOICES: pytest.StashKey[dict[str, BrowserChoice]] = pytest.StashKey()
-
-
 def browser_choice(config: pytest.Config, browser_name: str) -> BrowserChoice:
-    """`find_browser`, once per session: it runs Playwright's driver and the browser itself (0.4-1 s
-    on a 2-core machine), and both the report header and the launch arguments need its answer."""
-    choices = config.stash.setdefault(_BROWSER_CHOICES, {})
+    """`find_browser`, once per session and only when a browser is launched: it runs Playwright's
+    driver and the browser itself (0.4-1 s on a 2-core machine); the summary names the choice."""
+    choices = browser_choices(config)
     if browser_name not in choices:
         choices[browser_name] = find_browser(browser_name)
     return choices[browser_name]

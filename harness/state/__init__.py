@@ -7,6 +7,7 @@ from harness.state._redis import (
     RedisUnavailable,
     make_provider,
 )
+from harness.state._urls import redact_url
 
 __all__ = [
     "FakeRedisProvider",
@@ -14,4 +15,5 @@ __all__ = [
     "RedisProvider",
     "RedisUnavailable",
     "make_provider",
+    "redact_url",
 ]

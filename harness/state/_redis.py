@@ -12,6 +12,8 @@ import pytest
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
+from harness.state._urls import redact_url
+
 # Real Redis has 16 numbered databases; db 0 is left to whoever else uses the server.
 _FIRST_WORKER_DB = 1
 _MAX_DB = 15
@@ -76,12 +78,12 @@ class RealRedisProvider:
             raise RedisUnavailable(f"worker #{worker_index} needs Redis db {db}; only 0-{_MAX_DB} exist")
         parts = urlsplit(url)
         self.url = urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
-        self.description = f"redis at {self.url}"
+        self.description = f"redis at {redact_url(self.url)}"
         self._sync = redis.Redis.from_url(self.url, socket_timeout=2.0, socket_connect_timeout=2.0)
         try:
             self._sync.ping()
         except redis.RedisError as exc:
-            raise RedisUnavailable(f"--redis-url {url!r} does not answer: {exc}") from exc
+            raise RedisUnavailable(f"--redis-url {redact_url(url)!r} does not answer: {exc}") from exc
 
     def async_client(self) -> AsyncRedis:
         return AsyncRedis.from_url(self.url, socket_timeout=2.0, socket_connect_timeout=2.0)

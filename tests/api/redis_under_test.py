@@ -8,7 +8,7 @@ import pytest
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
-from harness.state import FakeRedisProvider
+from harness.state import FakeRedisProvider, redact_url
 
 DEFAULT_REAL_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 REACHABLE_WITHIN_S: Final = 0.5
@@ -90,7 +90,7 @@ def check_reachable(url: str) -> str | None:
     try:
         client.ping()
     except redis.RedisError as exc:
-        return f"no Redis server answers at {url} within {REACHABLE_WITHIN_S} s ({exc}); {START_REDIS_HINT}"
+        return f"no Redis server answers at {redact_url(url)} within {REACHABLE_WITHIN_S} s ({exc}); {START_REDIS_HINT}"
     finally:
         client.close()
     return None
