@@ -40,7 +40,8 @@ def header_lines(config: pytest.Config) -> list[str]:
 
 
 def _descriptions(config: pytest.Config) -> dict[str, str]:
-    descriptions = dict(config.stash.get(_WORKER_BROWSERS, None) or {})
+    from_workers: dict[str, str] = config.stash.get(_WORKER_BROWSERS, {})
+    descriptions = dict(from_workers)
     descriptions.update({name: choice.description for name, choice in browser_choices(config).items()})
     return descriptions
 
