@@ -51,7 +51,7 @@ $(INSTALLED): pyproject.toml
 venv: $(INSTALLED) ## only create .venv and install the project (no browser)
 
 # A browser for Playwright: its own build if installed, else a system Chromium, else install one
-# (see harness/browsers.py). The stamp is per browser; a browser removed later is reported by the
+# (see harness/browsers/). The stamp is per browser; a browser removed later is reported by the
 # pytest plugin with the same instruction.
 $(BROWSER_READY): $(INSTALLED)
 	@$(BIN)/python -m harness.browsers ensure --browser $(BROWSER)

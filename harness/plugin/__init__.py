@@ -24,7 +24,7 @@ from harness.plugin._fixtures import (
 from harness.plugin._options import GateOptions, add_options
 from harness.recording import EvidenceCollector
 
-__all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "RedisOutage"]
+__all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "GateOptions", "RedisOutage"]
 
 _FIXTURES_PLUGIN_NAME = "harness.plugin._fixtures"
 _HEADER_PLUGIN_NAME = "harness.plugin._header"
