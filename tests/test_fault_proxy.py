@@ -46,7 +46,7 @@ from harness.proxy import (
     PassThrough,
     ProxiedRequest,
 )
-from harness.proxy._faults import _SseEventEnds
+from harness.proxy._faults import _SseEventEnds  # tests the internals of the event counter
 from harness.servers import LiveServer
 
 WAIT_S = 3.0  # bound for things that should happen at once on loopback
