@@ -35,7 +35,7 @@ BROWSER_READY := $(VENV)/.browser-$(BROWSER)
 # with "file or directory not found" on a tree that has none yet.
 REDIS_PASS_PATHS := $(wildcard tests/api) e2e
 
-.PHONY: help venv e2e test test-redis serve mutants bench lint-workflows clean
+.PHONY: help venv check e2e test test-redis serve mutants bench lint-workflows clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -49,6 +49,14 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 venv: $(INSTALLED) ## only create .venv and install the project (no browser)
+
+# The quality gate: ruff (lint, then the format check) and mypy --strict over every Python folder
+# (the folders are configured in pyproject.toml, so bare `ruff`/`mypy` runs check the same). Fast (mypy
+# keeps a cache in .mypy_cache), so `make test` runs it first.
+check: $(INSTALLED) ## ruff check, ruff format --check, mypy --strict over harness, drafts_api, e2e, tests, bench
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy
 
 # A browser for Playwright: its own build if installed, else a system Chromium, else install one
 # (see harness/browsers/). The stamp is per browser; a browser removed later is reported by the
@@ -80,7 +88,7 @@ e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 
 # the target fails if any did. The mutant check runs before the real-Redis pass so that pytest's own
 # summary line closes the output. The Redis check comes first so its verdict is printed up front,
 # and it is repeated at the end when the pass was skipped.
-test: $(BROWSER_READY) ## every test incl. slow ones, the mutant check, then tests/api + e2e on real Redis
+test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the mutant check, then tests/api + e2e on real Redis
 	@status=0; \
 	if redis_error=$$($(BIN)/python scripts/redis_reachable.py '$(REDIS_URL)' 2>&1); then \
 		redis=reachable; \
@@ -125,4 +133,4 @@ lint-workflows: $(INSTALLED) ## actionlint over .github/workflows
 	@echo "make lint-workflows: no problems in $$(ls .github/workflows/*.yml | tr '\n' ' ')"
 
 clean: ## remove the venv and test output (the browser stays where it was installed)
-	rm -rf $(VENV) test-results .pytest_cache
+	rm -rf $(VENV) test-results .pytest_cache .mypy_cache .ruff_cache

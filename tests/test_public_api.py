@@ -86,7 +86,7 @@ def test_every_exported_name_resolves_from_a_public_module() -> None:
         assert getattr(harness, name) is getattr(sys.modules[module], name), name
     assert set(harness.__all__) <= set(dir(harness))
     with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
-        _ = harness.NoSuchThing  # type: ignore[attr-defined]
+        _ = harness.NoSuchThing
 
 
 def test_the_public_api_covers_what_users_need() -> None:
@@ -104,5 +104,6 @@ def test_the_public_api_covers_what_users_need() -> None:
 def test_importing_harness_imports_none_of_the_heavy_dependencies() -> None:
     """The plugin imports `harness` in every pytest session: its package must cost (almost) nothing."""
     probe = "import sys, harness; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
-    loaded = set(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split())
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    loaded = set(result.stdout.split())
     assert loaded.isdisjoint(HEAVY_MODULES), sorted(loaded & set(HEAVY_MODULES))

@@ -37,7 +37,8 @@ def first_error_line(output: str) -> str:
 
 def try_playwright_install(browser_name: str) -> bool:
     log(f"installing Playwright's {browser_name} (`playwright install {browser_name}`) ...")
-    result = browsers.run_bounded([sys.executable, "-m", "playwright", "install", browser_name], PLAYWRIGHT_INSTALL_TIMEOUT_S)
+    command = [sys.executable, "-m", "playwright", "install", browser_name]
+    result = browsers.run_bounded(command, PLAYWRIGHT_INSTALL_TIMEOUT_S)
     if result is None:
         log(f"  gave up after {PLAYWRIGHT_INSTALL_TIMEOUT_S:.0f} s")
         return False
