@@ -8,7 +8,7 @@ Fixtures are the main interface (`pytest --fixtures` lists them, all `gate_`-pre
 or from one of the documented subpackages, each with its own `__all__`: `harness.plugin` (hooks,
 fixture types and test timings), `harness.servers`, `harness.state`, `harness.scripting`,
 `harness.proxy`, `harness.sse`, `harness.recording`, `harness.evidence`, `harness.diagnosis`,
-`harness.contract`, `harness.pages`, `harness.waiting`, `harness.browsers`. Modules whose name
+`harness.contract`, `harness.pages`, `harness.waiting`, `harness.browsers`, `harness.redaction`. Modules whose name
 starts with `_` are private.
 
 Names are imported on first use (PEP 562 `__getattr__`): the plugin loads in every pytest session
@@ -66,7 +66,7 @@ _EXPORTS: dict[str, str] = {
     # state
     "RedisProvider": "harness.state",
     "RedisUnavailable": "harness.state",
-    "redact_url": "harness.state",
+    "redact_url": "harness.redaction",
     # fixture types and the harness's test timings
     "GateOptions": "harness.plugin",
     "RedisOutage": "harness.plugin",
@@ -205,6 +205,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ a
         ProxiedRequest,
     )
     from harness.recording import EvidenceCollector, WireLog, WireRecorder
+    from harness.redaction import redact_url
     from harness.scripting import (
         Crash,
         Fail,
@@ -228,5 +229,5 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ a
         origin_of,
     )
     from harness.sse import SSEDecoder, SSEEvent
-    from harness.state import RedisProvider, RedisUnavailable, redact_url
+    from harness.state import RedisProvider, RedisUnavailable
     from harness.waiting import wait_until

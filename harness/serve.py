@@ -14,8 +14,8 @@ from drafts_api.app import create_app
 from drafts_api.generation import DeterministicGenerator
 from drafts_api.settings import Settings
 from harness.pages import DEFAULT_CAMPAIGN, new_draft_path
+from harness.redaction import redact_url
 from harness.servers import STUB_FRONTEND_DIR, FrontendConfig, LiveServer, frontend_app, origin_of
-from harness.state import redact_url
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,7 @@ import sys
 
 import redis
 
-from harness.state import redact_url
+from harness.redaction import redact_url
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TIMEOUT_S = 2.0

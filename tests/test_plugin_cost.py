@@ -10,6 +10,7 @@ The control runs prove the audit sees both kinds, so an empty record cannot come
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -27,8 +28,10 @@ AUDIT_PLUGIN = """
     sys.addaudithook(_audit)
 
     def pytest_unconfigure(config):
+        heavy = ("fastapi", "uvicorn", "starlette", "fakeredis", "redis", "drafts_api", "httpx")
+        imported = sorted({name.split(".")[0] for name in sys.modules} & set(heavy))
         with open(RECORD, "w") as record:
-            json.dump(events, record)
+            json.dump({"events": events, "imported": imported}, record)
 """
 
 UNRELATED_TESTS = """
@@ -40,25 +43,26 @@ UNRELATED_TESTS = """
 """
 
 
-def run_audited(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> list[list[str]]:
+def run_audited(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> dict[str, list[Any]]:
     pytester.makepyfile(sse_gate_audit=AUDIT_PLUGIN)
     record = pytester.path / "audit.json"
     monkeypatch.setenv("SSE_GATE_AUDIT_FILE", str(record))
     monkeypatch.setenv("PYTHONPATH", str(pytester.path))  # so that `-p sse_gate_audit` imports
     result = pytester.runpytest_subprocess("-p", "sse_gate_audit", "-p", "no:cacheprovider", *args)
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()
-    events: list[list[str]] = json.loads(record.read_text())
-    return events
+    audit: dict[str, list[Any]] = json.loads(record.read_text())
+    return audit
 
 
 def test_a_session_without_gate_fixtures_spawns_nothing_and_serves_nothing(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Fails if: the header (or any hook) probes the browser (`playwright install --dry-run`,
-    `chromium --version`), or anything starts a server, in a session that never uses the gate."""
+    `chromium --version`), anything starts a server, or the plugin imports the servers' libraries
+    (FastAPI, uvicorn, fakeredis: ~0.8 s of CPU) in a session that never uses the gate."""
     pytester.makepyfile(test_unrelated=UNRELATED_TESTS)
-    events = run_audited(pytester, monkeypatch, "-v")
-    assert events == []
+    audit = run_audited(pytester, monkeypatch, "-v")
+    assert audit == {"events": [], "imported": []}
 
 
 def test_the_plugin_is_loaded_in_that_session(pytester: pytest.Pytester) -> None:
@@ -73,14 +77,16 @@ def test_control_the_audit_sees_a_spawned_process(pytester: pytest.Pytester, mon
     pytester.makepyfile(
         test_spawns="import subprocess, sys\n\ndef test_it():\n    subprocess.run([sys.executable, '-c', 'pass'])\n"
     )
-    events = run_audited(pytester, monkeypatch)
+    events = run_audited(pytester, monkeypatch)["events"]
     assert any(event == "subprocess.Popen" for event, _ in events), events
 
 
 def test_control_the_audit_sees_a_server_start(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A gate fixture that starts the frontend (a uvicorn thread on loopback) is seen binding."""
+    """A gate fixture that starts the frontend (a uvicorn thread on loopback) is seen binding, and
+    importing what it needs."""
     pytester.makepyfile(
         test_serves="def test_it(gate_frontend):\n    assert gate_frontend.startswith('http://127.0.0.1:')\n"
     )
-    events = run_audited(pytester, monkeypatch)
-    assert any(event == "socket.bind" for event, _ in events), events
+    audit = run_audited(pytester, monkeypatch)
+    assert any(event == "socket.bind" for event, _ in audit["events"]), audit
+    assert {"starlette", "uvicorn"} <= set(audit["imported"]), audit

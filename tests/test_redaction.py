@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.state import redact_url
+from harness.redaction import redact_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-Pa55"
@@ -130,11 +130,13 @@ def password_redis() -> Iterator[str]:
 def test_makefile_messages_and_traces(password_redis: str, target: str) -> None:
     """`make test` / `make test-redis` with a Redis that answers: every message and the traced
     pytest command. The passes themselves are replaced by `true` (their output is pytest's: the
-    header, checked above), and the venv and browser stamps by nothing (they exist to get here)."""
+    header, checked above), the venv and browser stamps by nothing (they exist to get here), and
+    `make check` is taken as done (`-o check`)."""
     port = password_redis.rsplit(":", 1)[1].split("/")[0]
     shown = f"redis://:***@127.0.0.1:{port}/0"
     result = subprocess.run(
-        ["make", "--no-print-directory", target, f"REDIS_URL={password_redis}", "BROWSER_READY=", "PYTEST=true"]
+        ["make", "--no-print-directory", "-o", "check", target, f"REDIS_URL={password_redis}", "BROWSER_READY="]
+        + ["PYTEST=true"]
         + ["MUTANTS_PASS=true", f"BIN={Path(sys.executable).parent}"],
         cwd=REPO_ROOT,
         capture_output=True,

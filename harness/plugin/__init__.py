@@ -9,6 +9,7 @@ costs no subprocess, browser probe or server until a test requests a gate fixtur
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Generator
 
 import pytest
@@ -22,7 +23,6 @@ from harness.plugin._fixtures import (
     RedisOutage,
 )
 from harness.plugin._options import GateOptions, add_options
-from harness.recording import EvidenceCollector
 
 __all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "GateOptions", "RedisOutage"]
 
@@ -79,6 +79,10 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if "harness.recording" not in sys.modules:
+        return report  # no test of this session used `gate_evidence` (which imports it): no collector
+    from harness.recording import EvidenceCollector
+
     collector = item.stash.get(EvidenceCollector.STASH_KEY, None)
     if collector is not None and report.when == "call" and report.failed:
         try:

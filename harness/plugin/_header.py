@@ -9,12 +9,14 @@ workers send it to the controller through `workeroutput`).
 
 from __future__ import annotations
 
+import importlib.resources
+from pathlib import Path
+
 import pytest
 
 from harness.browsers import BrowserChoice
 from harness.plugin._options import GateOptions
-from harness.servers import STUB_FRONTEND_DIR
-from harness.state import redact_url
+from harness.redaction import redact_url  # not via `harness.state`, which imports fakeredis
 
 _BROWSER_CHOICES: pytest.StashKey[dict[str, BrowserChoice]] = pytest.StashKey()
 _WORKER_BROWSERS: pytest.StashKey[dict[str, str]] = pytest.StashKey()
@@ -26,12 +28,18 @@ def browser_choices(config: pytest.Config) -> dict[str, BrowserChoice]:
     return config.stash.setdefault(_BROWSER_CHOICES, {})
 
 
+def stub_frontend_dir() -> str:
+    """Where the stub frontend is, without importing `harness.servers` (Starlette, uvicorn, FastAPI)."""
+    shipped = importlib.resources.files("harness") / "servers" / "stub_frontend"  # harness itself is light
+    return str(Path(str(shipped)).resolve())
+
+
 def header_lines(config: pytest.Config) -> list[str]:
     options = GateOptions.from_config(config)
     browser_name = (config.getoption("browser", None) or ["chromium"])[0]
     redis = f"real Redis at {redact_url(options.redis_url)} (one db per worker)" if options.redis_url else "fakeredis"
     backend = options.backend_url or options.backend_app or "drafts_api.app:create_app"
-    frontend = options.frontend_url or str(options.frontend_dir or STUB_FRONTEND_DIR)
+    frontend = options.frontend_url or str(options.frontend_dir or stub_frontend_dir())
     return [
         f"sse-gate: browser {browser_name} (the binary is chosen by the first browser test; named in the summary)",
         f"sse-gate: redis: {redis}; backend: {backend}",

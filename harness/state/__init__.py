@@ -1,5 +1,6 @@
 """Redis for the app under test: one fakeredis server, or one database of a real Redis, per xdist worker."""
 
+from harness.redaction import redact_url
 from harness.state._redis import (
     FakeRedisProvider,
     RealRedisProvider,
@@ -7,7 +8,6 @@ from harness.state._redis import (
     RedisUnavailable,
     make_provider,
 )
-from harness.state._urls import redact_url
 
 __all__ = [
     "FakeRedisProvider",

@@ -12,7 +12,7 @@ import pytest
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
-from harness.state._urls import redact_url
+from harness.redaction import redact_url
 
 # Real Redis has 16 numbered databases; db 0 is left to whoever else uses the server.
 _FIRST_WORKER_DB = 1

@@ -8,7 +8,8 @@ import pytest
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
-from harness.state import FakeRedisProvider, redact_url
+from harness.redaction import redact_url
+from harness.state import FakeRedisProvider
 
 DEFAULT_REAL_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 REACHABLE_WITHIN_S: Final = 0.5

@@ -1,4 +1,7 @@
-"""Redis URLs as the project shows them: with any password replaced, so logs and reports can be shared."""
+"""Redis URLs as the project shows them: with any password replaced, so logs and reports can be shared.
+
+Standard library only: the plugin's report header imports it in every pytest session.
+"""
 
 from __future__ import annotations
 
