@@ -221,8 +221,7 @@ def step_comparison(harness: Sequence[IterationTiming], bare: Sequence[Iteration
     harness_steps = _median_by_key(_harness_steps(it) for it in harness)
     bare_steps = _median_by_key(_bare_steps(it) for it in bare)
     return [
-        StepComparison(step=step, harness_s=value, bare_s=bare_steps.get(step))
-        for step, value in harness_steps.items()
+        StepComparison(step=step, harness_s=value, bare_s=bare_steps.get(step)) for step, value in harness_steps.items()
     ]
 
 
@@ -231,9 +230,7 @@ def overhead_figures(rounds: Sequence[tuple[BatchRecord, BatchRecord]]) -> Overh
     harness_walls = [wall for harness, _ in rounds for wall in steady_walls(harness)]
     bare_walls = [wall for _, bare in rounds for wall in steady_walls(bare)]
     harness, bare = summarize(harness_walls), summarize(bare_walls)
-    round_ratios = [
-        ratio(statistics.median(steady_walls(h)), statistics.median(steady_walls(b))) for h, b in rounds
-    ]
+    round_ratios = [ratio(statistics.median(steady_walls(h)), statistics.median(steady_walls(b))) for h, b in rounds]
     harness_steady = [it for h, _ in rounds for it in steady(h)]
     bare_steady = [it for _, b in rounds for it in steady(b)]
     fixtures = _median_by_key(it.fixtures for it in harness_steady)

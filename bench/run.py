@@ -133,10 +133,18 @@ def harness_batch(index: int, flows: int) -> tuple[BatchRecord, float]:
     """`flows` steady flows need two more tests: the warm-up and the session-closing last one."""
     record = WORK_DIR / f"harness-{index}.json"
     args = [
-        sys.executable, "-m", "pytest", HAPPY_PATH_MODULE, "-q", "--browser", "chromium",
+        sys.executable,
+        "-m",
+        "pytest",
+        HAPPY_PATH_MODULE,
+        "-q",
+        "--browser",
+        "chromium",
         # Its own --output: pytest-playwright empties that folder when a session starts.
-        "--output", str(WORK_DIR / "test-results" / f"harness-{index}"),
-        f"--bench-iterations={flows + 2}", f"--bench-record={record}",
+        "--output",
+        str(WORK_DIR / "test-results" / f"harness-{index}"),
+        f"--bench-iterations={flows + 2}",
+        f"--bench-record={record}",
     ]
     process = run_process(args, WORK_DIR / "logs" / f"harness-{index}.log").check()
     return _read_record(record, process), process.spawned_at
@@ -152,8 +160,15 @@ def bare_batch(index: int, flows: int) -> tuple[BatchRecord, float]:
 def latency_run(poll_interval: float, samples: int) -> LatencyRecord:
     record = WORK_DIR / f"latency-{poll_interval:g}.json"
     args = [
-        sys.executable, "-m", "bench.latency", "--poll", str(poll_interval), "--samples", str(samples),
-        "--record", str(record),
+        sys.executable,
+        "-m",
+        "bench.latency",
+        "--poll",
+        str(poll_interval),
+        "--samples",
+        str(samples),
+        "--record",
+        str(record),
     ]
     process = run_process(args, WORK_DIR / "logs" / f"latency-{poll_interval:g}.log").check()
     if not record.is_file():
@@ -163,8 +178,17 @@ def latency_run(poll_interval: float, samples: int) -> LatencyRecord:
 
 def suite_run(workers: int, index: int) -> Finished:
     args = [
-        sys.executable, "-m", "pytest", *SUITE_ARGS, "-n", str(workers), "--browser", "chromium", "-q",
-        "--output", str(WORK_DIR / "test-results" / f"suite-n{workers}-{index}"),
+        sys.executable,
+        "-m",
+        "pytest",
+        *SUITE_ARGS,
+        "-n",
+        str(workers),
+        "--browser",
+        "chromium",
+        "-q",
+        "--output",
+        str(WORK_DIR / "test-results" / f"suite-n{workers}-{index}"),
     ]
     return run_process(args, WORK_DIR / "logs" / f"suite-n{workers}-{index}.log", SUITE_TIMEOUT_S)
 
@@ -273,7 +297,7 @@ def measure(args: argparse.Namespace) -> Results:
         serial: list[Finished] = []
         parallel: list[Finished] = []
         for index in range(args.suite_rounds):
-            for workers in ((0, 2) if index % 2 == 0 else (2, 0)):
+            for workers in (0, 2) if index % 2 == 0 else (2, 0):
                 say(f"e2e suite with -n {workers} (run {index + 1}/{args.suite_rounds})")
                 with conditions.before("e2e suite"):
                     process = suite_run(workers, index)

@@ -116,8 +116,7 @@ def breakdown_table(results: Results) -> str:
         for step in steps
     ]
     rows += [
-        [f"per test: {step.step}", _optional(step.harness_s), _optional(step.bare_s)]
-        for step in results.overhead.steps
+        [f"per test: {step.step}", _optional(step.harness_s), _optional(step.bare_s)] for step in results.overhead.steps
     ]
     return format_table(["step (medians; start-up from spawn)", "harness", "bare script"], rows)
 

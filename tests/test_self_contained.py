@@ -90,7 +90,7 @@ def test_the_scan_catches_each_kind(line: str) -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        'SHELL := /bin/bash',
+        "SHELL := /bin/bash",
         "#!/usr/bin/env bash",
         'PROC = Path("/proc")',
         'VECTORS = Path(__file__).with_name("vectors") / "sse-parsing-vectors.json"',

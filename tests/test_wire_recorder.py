@@ -165,8 +165,9 @@ def _settled(log: WireLog) -> None:
     """Wait until every recorded response has ended: the recorder stamps a body once `send` returned,
     which can be a moment after the client already has it."""
     assert log.wait_for(
-        lambda streams, exchanges: all(s.ended_by is not None for s in streams)
-        and all(e.t_end is not None for e in exchanges),
+        lambda streams, exchanges: (
+            all(s.ended_by is not None for s in streams) and all(e.t_end is not None for e in exchanges)
+        ),
         WAIT_S,
     ), log.since()
 
@@ -206,9 +207,7 @@ def test_client_disconnect_is_recorded(client: httpx.Client, wire_log: WireLog) 
     assert [f.data for f in stream.events] == ["first"]
 
 
-def test_app_error_mid_stream_is_recorded_with_the_unterminated_tail(
-    client: httpx.Client, wire_log: WireLog
-) -> None:
+def test_app_error_mid_stream_is_recorded_with_the_unterminated_tail(client: httpx.Client, wire_log: WireLog) -> None:
     with pytest.raises(httpx.HTTPError):
         with client.stream("GET", "/broken") as response:
             b"".join(response.iter_raw())
