@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from harness.proxy import (
     BufferUnlessAccelOff,
     CannedStatus,
+    Cut,
     CutAfterBytes,
     CutAfterEvents,
     FaultProxy,
@@ -45,9 +46,11 @@ from harness.proxy import (
     Latency,
     PassThrough,
     ProxiedRequest,
+    ResponseHead,
 )
-from harness.proxy._faults import _SseEventEnds
+
 from harness.servers import LiveServer
+from harness.sse import SSEDecoder, SSEEvent
 
 WAIT_S = 3.0  # bound for things that should happen at once on loopback
 QUIET_WINDOW_S = 0.3  # how long "nothing arrived" must hold to prove holding/buffering
@@ -492,18 +495,41 @@ def parsing_vectors() -> list[dict[str, Any]]:
     return vectors
 
 
+async def _cut_output(fault: CutAfterEvents, data: bytes, piece_size: int) -> tuple[bytes, bool]:
+    """What `fault` lets through of `data` fed in pieces, and whether it cut."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), piece_size):
+            yield data[i : i + piece_size]
+
+    out = bytearray()
+    try:
+        async for piece in fault.transform_body(ResponseHead(200, []), pieces()):
+            out += piece
+    except Cut:
+        return bytes(out), True
+    return bytes(out), False
+
+
 @pytest.mark.skipif(not SSE_VECTORS.exists(), reason=f"browser parsing vectors not found at {SSE_VECTORS}")
 @pytest.mark.parametrize("piece_size", [1, 1 << 20], ids=["byte_by_byte", "whole"])
-def test_event_counting_matches_browser_dispatch(piece_size: int) -> None:
+def test_event_cut_matches_browser_dispatch(piece_size: int) -> None:
     """Fails for an event counter that differs from EventSource on any browser parsing vector (BOM,
-    CR-only endings, comments, `data` without colon, unterminated last event...)."""
+    CR-only endings, comments, `data` without colon, unterminated last event...): CutAfterEvents(n)
+    must let exactly the first n dispatched events through and cut right after the n-th, and must
+    not cut a stream that has fewer."""
     mismatches = []
     for vector in parsing_vectors():
         data = base64.b64decode(vector["input_base64"])
-        finder = _SseEventEnds()
-        found = sum(len(finder.feed(data[i : i + piece_size])) for i in range(0, len(data), piece_size))
-        if found != len(vector["expected"]):
-            mismatches.append(f"{vector['name']}: counted {found}, browsers dispatch {len(vector['expected'])}")
+        expected = len(vector["expected"])
+        for n in range(1, expected + 2):
+            out, cut = asyncio.run(_cut_output(CutAfterEvents(n), data, piece_size))
+            seen = [o for o in SSEDecoder().feed(out) if isinstance(o, SSEEvent)]
+            want = (min(n, expected), n <= expected)
+            if (len(seen), cut) != want:
+                mismatches.append(f"{vector['name']} n={n}: passed {len(seen)} events, cut={cut}; want {want}")
+            if cut and not data.startswith(out):
+                mismatches.append(f"{vector['name']} n={n}: output is not a prefix of the stream")
     assert mismatches == []
 
 
