@@ -48,7 +48,6 @@ from harness.proxy import (
     ProxiedRequest,
     ResponseHead,
 )
-
 from harness.servers import LiveServer
 from harness.sse import SSEDecoder, SSEEvent
 
