@@ -4,6 +4,9 @@ h11 parses and frames; this module adds what a server around it must decide: how
 take to send its head (`head_timeout`), how big a head and a body may be, and what a client is told
 when its request is malformed. Malformed requests are answered as uvicorn answers them: 400, also
 for a head over the size limit (h11 hints 431 there; uvicorn sends 400, and so does the proxy).
+Beyond uvicorn: every head is bounded (not only one still incomplete), the whole request must arrive
+within `head_timeout` (else 408 and close, as nginx's client_header_timeout), and a body over
+`max_body_bytes` is refused with 413.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class ClientConnection:
         self._limits = limits
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_head_bytes)
         self.eof_before_response = False  # the client half-closed (or left) after its request
+        self._received = 0  # bytes handed to h11 so far
         self.head_sent = False
 
     async def _next_event(self) -> object:  # an h11 event, or h11.PAUSED
@@ -86,6 +90,7 @@ class ClientConnection:
             data = await self._reader.read(_READ_SIZE)
             if not data:
                 self.eof_before_response = True
+            self._received += len(data)
             self._h11.receive_data(data)
         return event
 
@@ -97,13 +102,22 @@ class ClientConnection:
         except TimeoutError:
             raise RequestRejected(408, f"request not received within {self._limits.head_timeout} s") from None
         except h11.RemoteProtocolError as exc:
-            raise RequestRejected(400, f"invalid HTTP request received: {exc}") from None
+            # 431 is h11's hint for "Receive buffer too long"; uvicorn answers 400 there, so does the proxy.
+            reason = f"head over {self._limits.max_head_bytes} bytes" if exc.error_status_hint == 431 else str(exc)
+            raise RequestRejected(400, f"invalid HTTP request received: {reason}") from None
 
     async def _read_request(self) -> Request:
         event = await self._next_event()
         if isinstance(event, h11.ConnectionClosed):
             raise ClientLeft("the client closed the connection without sending a request")
         assert isinstance(event, h11.Request), event  # h11's SERVER role yields a Request first
+        # h11 bounds only a head still incomplete after a read; one that arrived whole in a single
+        # read passes at any size (uvicorn accepts a 64 KiB head that way). Bound every head.
+        head_size = self._received - len(self._h11.trailing_data[0])
+        if head_size > self._limits.max_head_bytes:
+            raise RequestRejected(
+                400, f"invalid HTTP request received: head over {self._limits.max_head_bytes} bytes ({head_size})"
+            )
         method, target = event.method.decode("ascii"), event.target.decode("latin-1")
         request_headers = _text_headers(event.headers)
         body = bytearray()
