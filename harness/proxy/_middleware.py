@@ -64,10 +64,16 @@ class FaultMiddleware:
         messages: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=1)
 
         async def run_app() -> None:
+            # _END also after an error (the consumer is still reading), but not when cancelled: the
+            # consumer has stopped reading then, and a put into the full queue would never return.
             try:
                 await self.app(scope, receive, messages.put)
-            finally:
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
                 await messages.put(_END)
+                raise
+            await messages.put(_END)
 
         app_task = asyncio.create_task(run_app())
         try:
