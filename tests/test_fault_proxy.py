@@ -650,7 +650,7 @@ def served() -> Iterator[Callable[..., Upstream]]:
 
     def serve(fault: Fault, content_type: str | None = None) -> Upstream:
         backend = Upstream(lambda app: FaultMiddleware(app, fault, content_type=content_type))
-        started.append(backend.server and backend)
+        started.append(backend)
         backend.server.start()
         return backend
 
