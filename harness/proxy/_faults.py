@@ -228,8 +228,8 @@ class CannedStatus(Fault):
     content_type: str = "text/plain; charset=utf-8"
 
     def __post_init__(self) -> None:
-        if not 100 <= self.status <= 599:
-            raise ValueError(f"CannedStatus needs an HTTP status 100-599, got {self.status!r}")
+        if not 200 <= self.status <= 599:  # a 1xx is never a final answer
+            raise ValueError(f"CannedStatus needs a final HTTP status 200-599, got {self.status!r}")
         if self.times < 1:
             raise ValueError(f"CannedStatus needs times >= 1, got {self.times!r}")
 
@@ -239,7 +239,7 @@ class CannedStatus(Fault):
 
     def canned_answer(self, request_headers: Headers) -> CannedAnswer:
         headers: Headers = []
-        bodiless = self.status < 200 or self.status in (204, 304)
+        bodiless = self.status in (204, 304)
         body = b"" if bodiless else self.body.encode("utf-8")
         if not bodiless:
             headers += [("Content-Type", self.content_type), ("Content-Length", str(len(body)))]
