@@ -10,7 +10,7 @@ of the head), `transform_head`, `transform_body`; a `Cut` raised from the body e
 from __future__ import annotations
 
 import http
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass, replace
 
 Headers = list[tuple[str, str]]
@@ -28,6 +28,11 @@ def header(headers: Headers, name: str) -> str | None:
     """The first value of header `name` (case-insensitive), or None."""
     wanted = name.lower()
     return next((value for key, value in headers if key.lower() == wanted), None)
+
+
+def text_headers(raw: Iterable[tuple[bytes, bytes]] | None) -> Headers:
+    """Raw header pairs (h11's, ASGI's) as text; HTTP header bytes are latin-1 by definition."""
+    return [(bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in raw or ()]
 
 
 def without(headers: Headers, *names: str) -> Headers:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import h11
 
-from harness.proxy._fault import Headers, ResponseHead, has_body, header, reason_phrase
+from harness.proxy._fault import Headers, ResponseHead, has_body, header, reason_phrase, text_headers
 
 _READ_SIZE = 65536
 
@@ -32,7 +32,7 @@ class Limits:
     """What the proxy accepts from a client. The head limit is h11's (and so uvicorn's) default."""
 
     head_timeout: float = 10.0  # the whole request (head and body) must arrive within this
-    max_head_bytes: int = h11._connection.DEFAULT_MAX_INCOMPLETE_EVENT_SIZE  # 16 KiB
+    max_head_bytes: int = 16 * 1024  # h11's DEFAULT_MAX_INCOMPLETE_EVENT_SIZE, which uvicorn keeps
     max_body_bytes: int = 1 << 20
 
     def __post_init__(self) -> None:
@@ -65,10 +65,6 @@ class Request:
     body: bytes
 
 
-def _text_headers(raw: list[tuple[bytes, bytes]] | h11._headers.Headers) -> Headers:
-    return [(bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in raw]
-
-
 def _forwardable(headers: Headers) -> Headers:
     return [(name, value) for name, value in headers if name.lower() not in HOP_BY_HOP]
 
@@ -81,6 +77,7 @@ class ClientConnection:
         self._writer = writer
         self._limits = limits
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_head_bytes)
+        # h11 bounds an incomplete head; the complete one is checked in _read_request
         self.eof_before_response = False  # the client half-closed (or left) after its request
         self._received = 0  # bytes handed to h11 so far
         self.head_sent = False
@@ -119,7 +116,7 @@ class ClientConnection:
                 400, f"invalid HTTP request received: head over {self._limits.max_head_bytes} bytes ({head_size})"
             )
         method, target = event.method.decode("ascii"), event.target.decode("latin-1")
-        request_headers = _text_headers(event.headers)
+        request_headers = text_headers(event.headers)
         body = bytearray()
         while not isinstance(event := await self._next_event(), h11.EndOfMessage):
             if isinstance(event, h11.ConnectionClosed):
@@ -219,7 +216,7 @@ class UpstreamConnection:
             event = await self._next_event()
             if isinstance(event, h11.Response):
                 status = event.status_code
-                return ResponseHead(status, _text_headers(event.headers), has_body=has_body(self._method, status))
+                return ResponseHead(status, text_headers(event.headers), has_body=has_body(self._method, status))
             if not isinstance(event, h11.InformationalResponse):
                 raise UpstreamBroken(f"upstream ended before its response head: {event!r}")
 

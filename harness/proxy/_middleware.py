@@ -12,17 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from harness.proxy._fault import Cut, Fault, Headers, ResponseHead, UpstreamTimeout, has_body
+from harness.proxy._fault import Cut, Fault, Headers, ResponseHead, UpstreamTimeout, has_body, text_headers
 
 _END = None  # put on the queue when the app has returned
-
-
-def _text_headers(raw: Any) -> Headers:
-    return [(bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in raw or ()]
 
 
 def _raw_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
@@ -50,7 +45,7 @@ class FaultMiddleware:
         if scope["type"] != "http" or not self.fault.matches(target):
             await self.app(scope, receive, send)
             return
-        canned = self.fault.canned_answer(_text_headers(scope.get("headers")))
+        canned = self.fault.canned_answer(text_headers(scope.get("headers")))
         if canned is not None:
             await send(
                 {
@@ -89,7 +84,7 @@ class FaultMiddleware:
         if start is None:
             return  # the app returned without a response; the app task's error (if any) follows
         head = ResponseHead(
-            start["status"], _text_headers(start.get("headers")), has_body=has_body(method, start["status"])
+            start["status"], text_headers(start.get("headers")), has_body=has_body(method, start["status"])
         )
         content_type = head.header("content-type") or ""
         if self.content_type is not None and not content_type.startswith(self.content_type):
