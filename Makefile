@@ -35,7 +35,11 @@ BROWSER_READY := $(VENV)/.browser-$(BROWSER)
 # with "file or directory not found" on a tree that has none yet.
 REDIS_PASS_PATHS := $(wildcard tests/api) e2e
 
-.PHONY: help venv check e2e test test-redis serve mutants bench lint-workflows clean
+SOAK_RUNS ?= 10
+SOAK_BUSY ?=
+SOAK_ARGS ?=
+
+.PHONY: help venv check e2e test test-redis serve mutants bench soak lint-workflows clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -124,6 +128,10 @@ mutants: $(BROWSER_READY) ## run the e2e suite against every mutant; table of ki
 
 bench: $(BROWSER_READY) ## benchmarks (python bench/run.py)
 	$(BIN)/python bench/run.py
+
+# SOAK_RUNS=N runs; SOAK_BUSY=1 keeps one core busy during each run; SOAK_ARGS='--redis-url redis://...'.
+soak: $(BROWSER_READY) ## the e2e suite SOAK_RUNS times under -n WORKERS; a table of flakes with their evidence
+	$(BIN)/python scripts/soak.py --runs $(SOAK_RUNS) --workers $(WORKERS) --browser $(BROWSER) $(if $(SOAK_BUSY),--busy-core) $(SOAK_ARGS)
 
 # actionlint comes from the dev extra (see the comment there in pyproject.toml). shellcheck is the
 # venv's or none, never whatever else is on PATH, so the verdict is the same on every machine;

@@ -116,7 +116,10 @@ class LiveServer:
     def _bind(self) -> socket.socket:
         # Binding ourselves (instead of letting uvicorn bind port 0) fixes the port before start-up,
         # and lets `restart()` reuse it. SO_REUSEADDR: the old listener's TIME_WAIT must not block it.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose `proto` says
+        # TCP, and accepted sockets inherit the listener's 0; with Nagle on, every response whose head and
+        # body go out as two writes waited ~40 ms for the client's delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         port = self._port if self._port is not None else self._requested_port
         try:
