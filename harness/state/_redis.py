@@ -14,6 +14,8 @@ import pytest
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
+from harness.redaction import redact_url
+
 # Real Redis has 16 numbered databases; db 0 is left to whoever else uses the server (and holds the leases).
 _FIRST_WORKER_DB = 1
 _MAX_DB = 15
@@ -94,9 +96,9 @@ class RealRedisProvider:
         try:
             self._db = self._claim(worker_index)
         except redis.RedisError as exc:
-            raise RedisUnavailable(f"--redis-url {url!r} does not answer: {exc}") from exc
+            raise RedisUnavailable(f"--redis-url {redact_url(url)!r} does not answer: {exc}") from exc
         self.url = at(self._db)
-        self.description = f"redis at {self.url}"
+        self.description = f"redis at {redact_url(self.url)}"
         self._sync = redis.Redis.from_url(self.url, socket_timeout=2.0, socket_connect_timeout=2.0)
 
     def _claim(self, worker_index: int) -> int:
