@@ -17,17 +17,18 @@ ORIGINAL_CLIENT = REPO_ROOT / "e2e" / "mutants" / "clients" / "original_onmessag
 
 HAPPY_PATH_TEST = """
     from playwright.sync_api import expect
-    from harness.pages import EDITOR_URL, NewDraftPage
+    from harness.contract import DRAFTS_API
+    from harness.pages import NewDraftPage
 
     def test_generate(gate_page, gate_scripted):
-        new_draft = NewDraftPage(gate_page).open().fill()
+        new_draft = NewDraftPage(gate_page, DRAFTS_API).open().fill()
         new_draft.generate()
         run = gate_scripted.next_run()
         for message in ("Analyzing...", "Outlining...", "Writing..."):
             run.progress(message)
             expect(new_draft.status).to_have_text(message, timeout=3000)
         run.succeed(title="Done")
-        expect(gate_page).to_have_url(EDITOR_URL, timeout=3000)
+        expect(gate_page).to_have_url(DRAFTS_API.editor_url_pattern(), timeout=3000)
 """
 
 
@@ -235,37 +236,50 @@ def test_browser_quirk_mark_expects_failure_on_that_browser_only(pytester: pytes
 
 
 def test_an_app_that_builds_redis_from_a_url_gets_fakeredis(pytester: pytest.Pytester) -> None:
-    """Fails if: `--backend-app` apps that call `redis.asyncio.from_url` try a real server (none here),
-    or the patch outlives the app's start-up and leaks into the rest of the session."""
+    """Fails if: a `--backend-app` factory's clients built from `redis_url` (sync or async, `from_url`
+    or a ConnectionPool, on the first request, i.e. after start-up) miss the worker's fakeredis, or
+    the routing leaks into the rest of the session (another URL must still reach redis-py)."""
     pytester.makepyfile(
         url_backend="""
-        from contextlib import asynccontextmanager
+        import redis
         import redis.asyncio
+        from redis import from_url as imported_early
         from fastapi import FastAPI
 
-        @asynccontextmanager
-        async def lifespan(app):
-            # Port 1: nothing listens there; only a fakeredis client can answer.
-            app.state.redis = redis.asyncio.from_url("redis://127.0.0.1:1/0")
-            yield
+        def create_app(redis_url):
+            app = FastAPI()
+            clients = {}
 
-        app = FastAPI(lifespan=lifespan)
+            @app.get("/roundtrip")
+            async def roundtrip():
+                if not clients:  # built lazily, on the first request, as production apps do
+                    clients["sync"] = imported_early(redis_url, decode_responses=True)
+                    clients["async"] = redis.asyncio.from_url(redis_url)
+                    clients["pool"] = redis.Redis(connection_pool=redis.ConnectionPool.from_url(redis_url))
+                clients["sync"].set("key", "stored")
+                return {
+                    "sync": clients["sync"].get("key"),
+                    "async": (await clients["async"].get("key")).decode(),
+                    "pool": clients["pool"].get("key").decode(),
+                }
 
-        @app.get("/roundtrip")
-        async def roundtrip():
-            await app.state.redis.set("key", "stored")
-            return {"read": (await app.state.redis.get("key")).decode()}
+            return app
     """
     )
     pytester.makepyfile(
         test_it="""
         import httpx
-        import redis.asyncio
+        import pytest
+        import redis
 
-        def test_it(gate_backend):
-            assert httpx.get(gate_backend.url + "/roundtrip").json() == {"read": "stored"}
-            assert "fakeredis" not in repr(redis.asyncio.from_url)
+        def test_it(gate_backend, gate_redis_provider):
+            answer = httpx.get(gate_backend.url + "/roundtrip").json()
+            assert answer == {"sync": "stored", "async": "stored", "pool": "stored"}
+            assert gate_redis_provider.sync_client().get("key") == b"stored"
+            # Port 1: nothing listens there; a real redis-py client must fail to connect.
+            with pytest.raises(redis.ConnectionError):
+                redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5).ping()
     """
     )
-    result = pytester.runpytest_subprocess("--backend-app=url_backend:app")
+    result = pytester.runpytest_subprocess("--backend-app=url_backend:create_app")
     result.assert_outcomes(passed=1)

@@ -18,12 +18,13 @@ from harness.plugin._fixtures import (
     TEST_RECONNECT_TIMEOUT_MS,
     TEST_RETRY_MS,
     RedisOutage,
+    StartGeneration,
 )
 from harness.plugin._options import GateOptions, add_options
 from harness.recording import EvidenceCollector
 from harness.servers import STUB_FRONTEND_DIR
 
-__all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "RedisOutage"]
+__all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "RedisOutage", "StartGeneration"]
 
 _FIXTURES_PLUGIN_NAME = "harness.plugin._fixtures"
 

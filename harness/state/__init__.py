@@ -1,17 +1,21 @@
 """Redis for the app under test: one fakeredis server, or one database of a real Redis, per xdist worker."""
 
 from harness.state._redis import (
+    FAKE_REDIS_HOST,
     FakeRedisProvider,
     RealRedisProvider,
     RedisProvider,
     RedisUnavailable,
     make_provider,
+    route_fake_url,
 )
 
 __all__ = [
+    "FAKE_REDIS_HOST",
     "FakeRedisProvider",
     "RealRedisProvider",
     "RedisProvider",
     "RedisUnavailable",
     "make_provider",
+    "route_fake_url",
 ]
