@@ -259,14 +259,14 @@ function renderNewDraft(campaignId) {
   });
 }
 
-async function renderEditor(draftId) {
+async function renderEditor(draftId, campaignId) {
   const messages = createMessages();
   const heading = el("h1", {}, ["Edit draft"]);
   root.replaceChildren(heading, ...messages.elements);
   messages.setStatus("Loading draft...");
   let response;
   try {
-    response = await fetch(apiUrl(fill(config.routes.draft, { draft_id: draftId })));
+    response = await fetch(apiUrl(fill(config.routes.draft, { draft_id: draftId, campaign_id: campaignId })));
   } catch {
     messages.setStatus("");
     return messages.setAlert(COULD_NOT_REACH);
@@ -305,7 +305,7 @@ function route(pathname) {
   const newDraft = match(config.routes.newDraftPage, pathname);
   if (newDraft && newDraft.campaign_id !== undefined) return renderNewDraft(newDraft.campaign_id);
   const editor = match(config.routes.editorPage, pathname);
-  if (editor && editor.draft_id !== undefined) return renderEditor(editor.draft_id);
+  if (editor && editor.draft_id !== undefined) return renderEditor(editor.draft_id, editor.campaign_id);
   return renderNotFound();
 }
 

@@ -237,6 +237,10 @@ class AppContract:
     draft_resource_title: str = "title"  # in the draft route's JSON
     draft_resource_body: str = "body"
     task_state: TaskStateShape | None = None  # None: scripted through the app's generator seam
+    # Known defects of the app: scenario (test function name) -> reason. Those scenarios are strict
+    # expected failures for this app: they must fail (the defect is asserted, not skipped), and one
+    # that passes fails the run (the defect is fixed: drop it here).
+    known_findings: Mapping[str, str] = field(default_factory=dict)
 
     def field(self, name: str) -> FormField:
         for form_field in self.form:

@@ -63,6 +63,25 @@ def _worker_index() -> int:
     return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
 
 
+# --- known findings ------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The contract's `known_findings` become strict expected failures, with the reason."""
+    spec = GateOptions.from_config(config).contract
+    if not spec:
+        return
+    try:
+        contract = load_contract(spec)
+    except ContractSpecError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    for item in items:
+        name = getattr(item, "originalname", None) or item.name
+        reason = contract.known_findings.get(name)
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(reason=f"known finding of {contract.name}: {reason}", strict=True))
+
+
 # --- session: one per worker ---------------------------------------------------------------------
 
 

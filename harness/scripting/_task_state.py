@@ -41,6 +41,7 @@ from harness.scripting._scripted import (
     Succeed,
 )
 
+_FAILED = object()  # `_apply`'s outcome for a Fail step
 _STATE_POLL_S = 0.01  # how often `succeed` looks for the app's SUCCESS write (a bounded wait, not a sleep)
 
 
@@ -70,6 +71,7 @@ class TaskStateRun:
         self.index = index
         self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
         self._finished = threading.Event()
+        self.released = threading.Event()  # set when the test is over: the held call may end
         self.steps_applied: list[Step] = []
 
     @property
@@ -153,10 +155,18 @@ class TaskStateRun:
                     command.applied.set()
                     raise
                 self.steps_applied.append(step)
+                if outcome is _FAILED:
+                    # The FAILURE is the test's: the app's worker must not overwrite it with its own
+                    # (a generic message) before the stream has read it, so the call stays held until
+                    # the test is over, like a generation that never returns.
+                    self._finished.set()
+                    command.applied.set()
+                    self.released.wait()
+                    raise GenerationReleased(f"generation #{self.index} was failed by the test")
                 command.applied.set()
                 if isinstance(step, Hold):
                     self._next_release().applied.set()
-                if outcome is not None:
+                if isinstance(outcome, dict):
                     return outcome
         finally:
             self._finished.set()
@@ -166,7 +176,7 @@ class TaskStateRun:
             try:
                 return self._commands.get(timeout=0.2)
             except queue.Empty:
-                if self._scripter.is_released(self):
+                if self.released.is_set():
                     raise GenerationReleased(f"the test ended while generation #{self.index} was held") from None
 
     def _next_release(self) -> _Command:
@@ -177,7 +187,7 @@ class TaskStateRun:
             command.error = ScriptedGenerationError(f"{command.step!r} sent while held; call release() first")
             command.applied.set()
 
-    def _apply(self, step: Step) -> dict[str, str] | None:
+    def _apply(self, step: Step) -> dict[str, str] | object | None:
         match step:
             case Progress(message):
                 self._scripter.write_progress(self.task_id, message)
@@ -190,7 +200,7 @@ class TaskStateRun:
                 }
             case Fail(message):
                 self._scripter.write_failure(self.task_id, message)
-                raise GenerationReleased(f"generation #{self.index} failed by the test: {message!r}")
+                return _FAILED
             case Crash(text):
                 raise ScriptedCrash(text)
         return None
@@ -212,7 +222,6 @@ class TaskStateScripter:
         self._started: queue.SimpleQueue[TaskStateRun] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._runs: list[TaskStateRun] = []
-        self._released: set[int] = set()
         self._opening: tuple[Step, ...] = ()
 
     # -- called by the app's generation service fake (its worker thread) --------------------------
@@ -257,7 +266,8 @@ class TaskStateScripter:
     def reset(self) -> None:
         """End every held call of the previous test and forget its runs."""
         with self._lock:
-            self._released.update(id(run) for run in self._runs)
+            for run in self._runs:
+                run.released.set()
             self._runs.clear()
             self._opening = ()
         while True:
@@ -265,10 +275,6 @@ class TaskStateScripter:
                 self._started.get_nowait()
             except queue.Empty:
                 break
-
-    def is_released(self, run: TaskStateRun) -> bool:
-        with self._lock:
-            return id(run) in self._released
 
     # -- the task state, written as the app's worker writes it ------------------------------------
 
