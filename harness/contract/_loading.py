@@ -19,7 +19,9 @@ def load_contract(spec: str) -> AppContract:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ContractSpecError(f"--gate-contract {spec!r}: cannot import {module_name!r}: {exc}") from exc
-    contract = getattr(module, attr, None)
+    contract: object = module
+    for step in attr.split("."):  # ATTR may be dotted (a contract held by a class or namespace)
+        contract = getattr(contract, step, None)
     if not isinstance(contract, AppContract):
         raise ContractSpecError(f"--gate-contract {spec!r} is not an AppContract: {contract!r}")
     return contract
