@@ -283,3 +283,24 @@ def test_an_app_that_builds_redis_from_a_url_gets_fakeredis(pytester: pytest.Pyt
     )
     result = pytester.runpytest_subprocess("--backend-app=url_backend:create_app")
     result.assert_outcomes(passed=1)
+
+
+def test_a_route_handler_that_raises_still_gets_the_evidence_reported(pytester: pytest.Pytester) -> None:
+    """Fails if: a test's own `page.route` handler raising makes the evidence collection crash (the
+    report would lose the diagnosis line and the evidence files) instead of reporting."""
+    pytester.makepyfile(
+        test_it="""
+        def test_it(gate_new_draft, gate_page, gate_contract):
+            def handle(route):
+                raise RuntimeError("handler broke")
+
+            gate_page.route(gate_contract.generate.url_regex(), handle)
+            gate_new_draft.generate()
+            gate_page.wait_for_timeout(300)
+            assert False, "the test's own failure"
+    """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*[[]sse-gate[]] *", "*sse-gate evidence*", "files: *"])
+    result.stdout.no_fnmatch_line("*could not collect the evidence*")

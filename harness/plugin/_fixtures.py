@@ -94,14 +94,17 @@ def gate_options(pytestconfig: pytest.Config) -> GateOptions:
 @pytest.fixture(scope="session")
 def gate_contract(gate_options: GateOptions) -> AppContract:
     """The app's contract: `--gate-contract MODULE:ATTR` (ini `gate_contract`), or override this
-    fixture in a conftest. Default: drafts_api's, with the timings the harness runs it with."""
+    fixture in a conftest. Default: drafts_api's, with the timings the harness runs it with (the
+    production ones against `--backend-url`)."""
     if gate_options.contract:
         try:
             return load_contract(gate_options.contract)
         except ContractSpecError as exc:
             raise pytest.UsageError(str(exc)) from exc
-    if gate_options.backend_app or gate_options.backend_url:
-        return DRAFTS_API  # another app of our shape (a mutant, staging): its own timings are production's
+    if gate_options.backend_url:
+        return DRAFTS_API  # a deployed drafts_api (staging) runs with the production timings
+    # drafts_api, or a variant of it built from `parts.settings` (`--backend-app`, the backend mutants):
+    # the harness's test timings.
     timings = Timings(
         poll_interval_s=gate_options.poll_interval,
         heartbeat_interval_s=gate_options.poll_interval * TEST_HEARTBEAT_POLLS,
