@@ -304,3 +304,38 @@ def test_a_route_handler_that_raises_still_gets_the_evidence_reported(pytester: 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*[[]sse-gate[]] *", "*sse-gate evidence*", "files: *"])
     result.stdout.no_fnmatch_line("*could not collect the evidence*")
+
+
+def test_known_findings_are_strict_expected_failures_with_their_reason(pytester: pytest.Pytester) -> None:
+    """Fails if: a contract's known finding is skipped instead of asserted (a scenario that fails as
+    expected must report xfail with the reason; one that passes, the defect fixed, must fail the run)."""
+    pytester.makepyfile(
+        app_contract="""
+        import dataclasses
+        from harness.contract import DRAFTS_API
+
+        CONTRACT = dataclasses.replace(
+            DRAFTS_API,
+            name="with_findings",
+            known_findings={"test_defect": "streams pending forever", "test_fixed": "was broken once"},
+        )
+    """,
+        test_it="""
+        def test_defect():
+            assert False, "the defect"
+
+        def test_fixed():
+            pass
+
+        def test_other():
+            pass
+    """,
+    )
+    result = pytester.runpytest_subprocess("--gate-contract=app_contract:CONTRACT", "-rxX")
+    result.assert_outcomes(passed=1, xfailed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*[[]XPASS(strict)[]] known finding of with_findings: was broken once*",
+            "*XFAIL*test_defect*known finding of with_findings: streams pending forever*",
+        ]
+    )
