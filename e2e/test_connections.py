@@ -66,7 +66,7 @@ def test_editor_stays_quiet_after_the_client_side_redirect(
 
 
 def test_closing_the_page_stops_the_backend_stream(
-    gate_start_generation: StartGeneration, gate_page: Page, gate_backend: LiveBackend
+    gate_start_generation: StartGeneration, gate_page: Page, gate_backend: LiveBackend, gate_contract: AppContract
 ) -> None:
     """Fails if: the backend keeps polling Redis for a stream whose browser is gone (a leak). Live
     streams are counted by the gate's wire recorder (responses whose app has not returned)."""
@@ -74,7 +74,8 @@ def test_closing_the_page_stops_the_backend_stream(
     assert gate_backend.live_streams() == 1
     gate_page.goto("about:blank")
     # Generous: the bound is about a loaded CI machine; tests/api holds the backend to one poll interval.
-    wait_until(gate_backend.live_streams, lambda count: count == 0, timeout=5.0, what="live streams back to 0")
+    bound_s = max(5.0, 4 * gate_contract.timings.poll_interval_s)
+    wait_until(gate_backend.live_streams, lambda count: count == 0, timeout=bound_s, what="live streams back to 0")
 
 
 def test_backend_restart_mid_generation_reconnects_and_finishes(

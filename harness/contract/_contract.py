@@ -279,7 +279,14 @@ class AppContract:
             "taskIdField": self.task_id_field,
             "streamUrlField": self.stream_url_field,
             "form": [
-                {"name": f.name, "label": f.label, "bodyPath": f.body_path, "kind": f.kind, "options": list(f.options)}
+                {
+                    "name": f.name,
+                    "label": f.label,
+                    "bodyPath": f.body_path,
+                    "kind": f.kind,
+                    "options": list(f.options),
+                    **({"value": f.sample} if f.kind == "select" and f.sample else {}),  # a select's default
+                }
                 for f in self.form
             ],
             "draftTitlePath": self.draft_resource_title,
