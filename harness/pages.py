@@ -10,13 +10,30 @@ page objects drive the stub page for any app, and a real frontend that keeps thi
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from typing import Final
+
 from playwright.sync_api import Locator, Page
 
-from harness.contract import AppContract
+from harness.contract import DRAFTS_API, AppContract
+
+# The default contract's (drafts_api's) routes, for callers that gate only our app; scenarios read
+# them from `gate_contract` instead.
+EDITOR_URL: Final[re.Pattern[str]] = DRAFTS_API.editor_url_pattern()
+DEFAULT_CAMPAIGN: Final = DRAFTS_API.campaign_id
+
+
+def new_draft_path(campaign_id: str = DEFAULT_CAMPAIGN) -> str:
+    return DRAFTS_API.new_draft_page.fill(campaign_id=campaign_id)
+
+
+def editor_path(draft_id: str) -> str:
+    return DRAFTS_API.editor_path(draft_id)
 
 
 class NewDraftPage:
-    def __init__(self, page: Page, contract: AppContract) -> None:
+    def __init__(self, page: Page, contract: AppContract = DRAFTS_API) -> None:
         self.page = page
         self.contract = contract
         self.generate_button: Locator = page.get_by_role("button", name="Generate")
@@ -30,15 +47,16 @@ class NewDraftPage:
         self.page.goto(origin + self.path(campaign_id))
         return self
 
-    def fill(self, **values: str) -> NewDraftPage:
+    def fill(self, **values: str | Sequence[str]) -> NewDraftPage:
         """Type every form field: the given values by field name, the contract's samples for the rest.
 
-        A `lines` field takes its lines joined by newlines; `fill(key_points="a\\nb")`."""
+        A `lines` field takes its lines as a list or joined by newlines (`fill(key_points=["a", "b"])`)."""
         unknown = set(values) - {f.name for f in self.contract.form}
         if unknown:
             raise KeyError(f"no form field {sorted(unknown)} in {self.contract.name}; fields: {self.field_names()}")
         for form_field in self.contract.form:
-            value = values.get(form_field.name, form_field.sample)
+            given = values.get(form_field.name, form_field.sample)
+            value = given if isinstance(given, str) else "\n".join(given)
             control = self.page.get_by_label(form_field.label, exact=True)
             if form_field.kind == "select":
                 if value:
@@ -62,7 +80,7 @@ class NewDraftPage:
 
 
 class EditorPage:
-    def __init__(self, page: Page, contract: AppContract) -> None:
+    def __init__(self, page: Page, contract: AppContract = DRAFTS_API) -> None:
         self.page = page
         self.contract = contract
         self.heading: Locator = page.get_by_role("heading", level=1)
