@@ -39,7 +39,7 @@ SOAK_RUNS ?= 10
 SOAK_BUSY ?=
 SOAK_ARGS ?=
 
-.PHONY: help venv check e2e test test-redis serve mutants bench soak lint-workflows clean
+.PHONY: help venv check e2e e2e-production-shape test test-redis serve mutants bench soak lint-workflows clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -75,6 +75,12 @@ $(BROWSER_READY): $(INSTALLED)
 junit = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$(1).xml)
 E2E_PASS = $(PYTEST) e2e -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(call junit,e2e) $(PYTEST_ARGS)
 ALL_PASS = $(PYTEST) tests e2e -n $(WORKERS) --browser $(BROWSER) $(call junit,test) $(PYTEST_ARGS)
+# The same e2e scenarios against the second app, examples/production_shape (its contract, its gate
+# factory, its client module over the stub page); its known findings are strict expected failures.
+PRODUCTION_SHAPE_ARGS = --gate-contract examples.production_shape.contract:CONTRACT \
+	--backend-app examples.production_shape.gate:create_gate_app --frontend-dir examples/production_shape/frontend
+SECOND_APP_PASS = $(PYTEST) e2e -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(PRODUCTION_SHAPE_ARGS) \
+	--output test-results/production-shape $(call junit,e2e-production-shape) $(PYTEST_ARGS)
 # Every mutant must be killed and the correct system must pass; --fail-fast ends each mutant's run at
 # its first failing test (a kill is a kill); `make mutants` runs them whole for the full table.
 MUTANTS_PASS = $(BIN)/python -m e2e.mutants --fail-fast
@@ -105,6 +111,8 @@ test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the muta
 	fi; \
 	echo "make test: pass 1 - every test in tests/ and e2e/, slow ones included (fakeredis)"; \
 	(set -x; $(ALL_PASS)) || status=$$?; \
+	echo "make test: pass 1b - the e2e scenarios against the second app, examples/production_shape"; \
+	(set -x; $(SECOND_APP_PASS)) || status=$$?; \
 	echo "make test: pass 2 - the mutant check: every known-broken variant must fail the e2e suite"; \
 	(set -x; $(MUTANTS_PASS)) || status=$$?; \
 	if [ -n "$$redis" ]; then \
@@ -114,6 +122,9 @@ test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the muta
 		echo "make test: real-Redis pass SKIPPED: no Redis server answered at $(REDIS_URL_SHOWN)"; \
 	fi; \
 	exit $$status
+
+e2e-production-shape: $(BROWSER_READY) ## the e2e scenarios against examples/production_shape (its contract and gate factory)
+	$(SECOND_APP_PASS)
 
 test-redis: $(BROWSER_READY) ## only the real-Redis pass; fails when no Redis answers at REDIS_URL
 	@$(BIN)/python scripts/redis_reachable.py '$(REDIS_URL)'

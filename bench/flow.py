@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from bench.stack import Stack
 from e2e.test_generate_flow import PHASES
-from harness.pages import DEFAULT_CAMPAIGN, EDITOR_URL, new_draft_path
+from harness.contract import DRAFTS_API
 
 TITLE = "Spring launch: what's new"
 BODY = "Three things changed this spring."
@@ -31,7 +31,7 @@ def run_flow(stack: Stack, before_close: Callable[[], None] | None = None) -> di
     marks.append(time.perf_counter())
     page = context.new_page()
     marks.append(time.perf_counter())
-    page.goto(new_draft_path(DEFAULT_CAMPAIGN))
+    page.goto(DRAFTS_API.new_draft_page.fill(campaign_id=DRAFTS_API.campaign_id))
     page.get_by_label("Topic").fill("Spring launch")
     page.get_by_label("Audience").fill("Existing customers")
     marks.append(time.perf_counter())
@@ -45,7 +45,7 @@ def run_flow(stack: Stack, before_close: Callable[[], None] | None = None) -> di
     if run.finished:
         raise AssertionError("the generation ended before the test let it succeed")
     run.succeed(title=TITLE, body=BODY)
-    expect(page).to_have_url(EDITOR_URL)
+    expect(page).to_have_url(DRAFTS_API.editor_url_pattern())
     expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
     expect(page.get_by_label("Body")).to_have_value(BODY)
     marks.append(time.perf_counter())

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 
 from bench.records import LatencyRecord, LatencySample
 from bench.stack import bare_stack
-from harness.pages import DEFAULT_CAMPAIGN, new_draft_path
+from harness.contract import DRAFTS_API
 
 STATUS_LOG = "__benchStatusLog"
 CLOCK = "performance.timeOrigin + performance.now()"
@@ -78,7 +78,7 @@ def measure(poll_interval: float, samples: int) -> LatencyRecord:
         context = stack.browser.new_context(base_url=stack.frontend_url)
         context.add_init_script(script=STATUS_OBSERVER)
         page = context.new_page()
-        page.goto(new_draft_path(DEFAULT_CAMPAIGN))
+        page.goto(DRAFTS_API.new_draft_page.fill(campaign_id=DRAFTS_API.campaign_id))
         page.get_by_label("Topic").fill("Latency probe")
         page.get_by_label("Audience").fill("The benchmark")
         page.get_by_role("button", name="Generate").click()

@@ -13,7 +13,7 @@ from pathlib import Path
 from drafts_api.app import create_app
 from drafts_api.generation import DeterministicGenerator
 from drafts_api.settings import Settings
-from harness.pages import DEFAULT_CAMPAIGN, new_draft_path
+from harness.contract import DRAFTS_API
 from harness.redaction import redact_url
 from harness.servers import STUB_FRONTEND_DIR, FrontendConfig, LiveServer, frontend_app, origin_of
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis-url", default=None, help="a real Redis (default: $REDIS_URL, else fakeredis)")
     args = parser.parse_args(argv)
 
-    config = FrontendConfig(apiBase="", reconnectTimeoutMs=15000)
+    config = FrontendConfig(apiBase="", reconnectTimeoutMs=15000, **DRAFTS_API.frontend_config())
     frontend = LiveServer(frontend_app(args.frontend_dir, config, args.sse_client), port=args.frontend_port)
     frontend.start()
     overrides = {"redis_url": args.redis_url} if args.redis_url else {}
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     config.update(apiBase=api.url)
     redis = redact_url(settings.redis_url) if settings.redis_url else "embedded fakeredis"
     print(f"API:      {api.url}  (docs: {api.url}/docs; Redis: {redis})")
-    print(f"Open:     {frontend.url}{new_draft_path(DEFAULT_CAMPAIGN)}")
+    print(f"Open:     {frontend.url}{DRAFTS_API.new_draft_page.fill(campaign_id=DRAFTS_API.campaign_id)}")
     print("Ctrl-C stops both.", flush=True)
     try:
         threading.Event().wait()

@@ -17,17 +17,18 @@ ORIGINAL_CLIENT = REPO_ROOT / "e2e" / "mutants" / "clients" / "original_onmessag
 
 HAPPY_PATH_TEST = """
     from playwright.sync_api import expect
-    from harness.pages import EDITOR_URL, NewDraftPage
+    from harness.contract import DRAFTS_API
+    from harness.pages import NewDraftPage
 
     def test_generate(gate_page, gate_scripted):
-        new_draft = NewDraftPage(gate_page).open().fill()
+        new_draft = NewDraftPage(gate_page, DRAFTS_API).open().fill()
         new_draft.generate()
         run = gate_scripted.next_run()
         for message in ("Analyzing...", "Outlining...", "Writing..."):
             run.progress(message)
             expect(new_draft.status).to_have_text(message, timeout=3000)
         run.succeed(title="Done")
-        expect(gate_page).to_have_url(EDITOR_URL, timeout=3000)
+        expect(gate_page).to_have_url(DRAFTS_API.editor_url_pattern(), timeout=3000)
 """
 
 
@@ -240,37 +241,106 @@ def test_browser_quirk_mark_expects_failure_on_that_browser_only(pytester: pytes
 
 
 def test_an_app_that_builds_redis_from_a_url_gets_fakeredis(pytester: pytest.Pytester) -> None:
-    """Fails if: `--backend-app` apps that call `redis.asyncio.from_url` try a real server (none here),
-    or the patch outlives the app's start-up and leaks into the rest of the session."""
+    """Fails if: a `--backend-app` factory's clients built from `redis_url` (sync or async, `from_url`
+    or a ConnectionPool, on the first request, i.e. after start-up) miss the worker's fakeredis, or
+    the routing leaks into the rest of the session (another URL must still reach redis-py)."""
     pytester.makepyfile(
         url_backend="""
-        from contextlib import asynccontextmanager
+        import redis
         import redis.asyncio
+        from redis import from_url as imported_early
         from fastapi import FastAPI
 
-        @asynccontextmanager
-        async def lifespan(app):
-            # Port 1: nothing listens there; only a fakeredis client can answer.
-            app.state.redis = redis.asyncio.from_url("redis://127.0.0.1:1/0")
-            yield
+        def create_app(redis_url):
+            app = FastAPI()
+            clients = {}
 
-        app = FastAPI(lifespan=lifespan)
+            @app.get("/roundtrip")
+            async def roundtrip():
+                if not clients:  # built lazily, on the first request, as production apps do
+                    clients["sync"] = imported_early(redis_url, decode_responses=True)
+                    clients["async"] = redis.asyncio.from_url(redis_url)
+                    clients["pool"] = redis.Redis(connection_pool=redis.ConnectionPool.from_url(redis_url))
+                clients["sync"].set("key", "stored")
+                return {
+                    "sync": clients["sync"].get("key"),
+                    "async": (await clients["async"].get("key")).decode(),
+                    "pool": clients["pool"].get("key").decode(),
+                }
 
-        @app.get("/roundtrip")
-        async def roundtrip():
-            await app.state.redis.set("key", "stored")
-            return {"read": (await app.state.redis.get("key")).decode()}
+            return app
     """
     )
     pytester.makepyfile(
         test_it="""
         import httpx
-        import redis.asyncio
+        import pytest
+        import redis
 
-        def test_it(gate_backend):
-            assert httpx.get(gate_backend.url + "/roundtrip").json() == {"read": "stored"}
-            assert "fakeredis" not in repr(redis.asyncio.from_url)
+        def test_it(gate_backend, gate_redis_provider):
+            answer = httpx.get(gate_backend.url + "/roundtrip").json()
+            assert answer == {"sync": "stored", "async": "stored", "pool": "stored"}
+            assert gate_redis_provider.sync_client().get("key") == b"stored"
+            # Port 1: nothing listens there; a real redis-py client must fail to connect.
+            with pytest.raises(redis.ConnectionError):
+                redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5).ping()
     """
     )
-    result = pytester.runpytest_subprocess("--backend-app=url_backend:app")
+    result = pytester.runpytest_subprocess("--backend-app=url_backend:create_app")
     result.assert_outcomes(passed=1)
+
+
+def test_a_route_handler_that_raises_still_gets_the_evidence_reported(pytester: pytest.Pytester) -> None:
+    """Fails if: a test's own `page.route` handler raising makes the evidence collection crash (the
+    report would lose the diagnosis line and the evidence files) instead of reporting."""
+    pytester.makepyfile(
+        test_it="""
+        def test_it(gate_new_draft, gate_page, gate_contract):
+            def handle(route):
+                raise RuntimeError("handler broke")
+
+            gate_page.route(gate_contract.generate.url_regex(), handle)
+            gate_new_draft.generate()
+            gate_page.wait_for_timeout(300)
+            assert False, "the test's own failure"
+    """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*[[]sse-gate[]] *", "*sse-gate evidence*", "files: *"])
+    result.stdout.no_fnmatch_line("*could not collect the evidence*")
+
+
+def test_known_findings_are_strict_expected_failures_with_their_reason(pytester: pytest.Pytester) -> None:
+    """Fails if: a contract's known finding is skipped instead of asserted (a scenario that fails as
+    expected must report xfail with the reason; one that passes, the defect fixed, must fail the run)."""
+    pytester.makepyfile(
+        app_contract="""
+        import dataclasses
+        from harness.contract import DRAFTS_API
+
+        CONTRACT = dataclasses.replace(
+            DRAFTS_API,
+            name="with_findings",
+            known_findings={"test_defect": "streams pending forever", "test_fixed": "was broken once"},
+        )
+    """,
+        test_it="""
+        def test_defect():
+            assert False, "the defect"
+
+        def test_fixed():
+            pass
+
+        def test_other():
+            pass
+    """,
+    )
+    result = pytester.runpytest_subprocess("--gate-contract=app_contract:CONTRACT", "-rxX")
+    result.assert_outcomes(passed=1, xfailed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*[[]XPASS(strict)[]] known finding of with_findings: was broken once*",
+            "*XFAIL*test_defect*known finding of with_findings: streams pending forever*",
+        ]
+    )

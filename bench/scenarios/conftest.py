@@ -18,7 +18,7 @@ import pytest
 
 from bench.machine import TreeMemory, browser_memory_below, own_peak_rss_mb
 from bench.records import BatchRecord, IterationTiming
-from e2e.conftest import new_draft  # noqa: F401  (the same fixture as the e2e suite's)
+from e2e.conftest import editor, editor_url, new_draft  # noqa: F401  (the same fixtures as the e2e suite's)
 
 _PLUGIN_NAME = "bench-recorder"
 # Session fixtures whose readiness defines "start-up done", by the name the record reports them under.

@@ -67,7 +67,11 @@ class _StreamRewriter:
 
 
 def _app(
-    settings: Settings, generator: DraftGenerator, redis_factory: Callable[[], Redis], runner: TaskRunner
+    settings: Settings,
+    generator: DraftGenerator,
+    redis_factory: Callable[[], Redis],
+    runner: TaskRunner,
+    **_other_parts: Any,  # the harness offers more (redis_url, sync_redis_factory, ...); drafts_api needs these
 ) -> FastAPI:
     """The real drafts API, built from the parts the harness hands a factory."""
     return create_app(settings, generator=generator, redis_factory=redis_factory, runner=runner)

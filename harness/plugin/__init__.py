@@ -21,10 +21,18 @@ from harness.plugin._fixtures import (
     TEST_RECONNECT_TIMEOUT_MS,
     TEST_RETRY_MS,
     RedisOutage,
+    StartGeneration,
 )
 from harness.plugin._options import GateOptions, add_options
 
-__all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "GateOptions", "RedisOutage"]
+__all__ = [
+    "TEST_HEARTBEAT_POLLS",
+    "TEST_RECONNECT_TIMEOUT_MS",
+    "TEST_RETRY_MS",
+    "GateOptions",
+    "RedisOutage",
+    "StartGeneration",
+]
 
 _FIXTURES_PLUGIN_NAME = "harness.plugin._fixtures"
 _HEADER_PLUGIN_NAME = "harness.plugin._header"

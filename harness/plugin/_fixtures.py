@@ -1,9 +1,12 @@
 """The gate's fixtures: a ladder from the costly and shared (session) to the cheap and per test.
 
-Session (one per pytest-xdist worker): `gate_options`, `redis_provider`, `scripted_generator`,
-`generation_worker`, `wire_log`, `live_frontend`, `backend_settings`, `live_backend`.
-Per test: `backend` (state reset), `scripted`, `redis_outage`, `frontend` (page configuration reset),
-`fault_proxy`, `foreign_frontend`, `gate_evidence`, `gate_page`.
+Session (one per pytest-xdist worker): `gate_options`, `gate_contract`, `gate_redis_provider`,
+`gate_scripted_generator`, `gate_task_state_scripter`, `gate_generation_worker`, `gate_wire_log`,
+`gate_frontend_config`, `gate_live_frontend`, `gate_backend_settings`, `gate_live_backend`.
+Per test: `gate_backend` (state reset), `gate_scripted`, `gate_redis_outage`, `gate_frontend` (page
+configuration reset), `gate_fault_proxy`, `gate_foreign_frontend`, `gate_evidence`, `gate_page`,
+`gate_new_draft` (the page open and filled), `gate_start_generation` (Generate clicked, one progress
+message shown: the opening most scenarios share).
 Every one of them can be overridden in a `conftest.py` by defining a fixture of the same name.
 
 pytest-playwright's `browser_type_launch_args` and `browser_context_args` are extended, not replaced:
@@ -13,27 +16,30 @@ its flags (`--browser`, `--headed`, `--tracing`, `--video`, `--screenshot`, `--o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from harness.browsers import BrowserChoice, BrowserNotFound, find_browser
+from harness.contract import DRAFTS_API, AppContract, ContractSpecError, Timings, load_contract
+from harness.pages import NewDraftPage
 from harness.plugin._header import browser_choices
 from harness.plugin._options import GateOptions
 
 # The rest is imported where a fixture first needs it: this module is imported by every pytest
 # session of an environment the gate is installed in, and FastAPI, uvicorn, Starlette, fakeredis
 # and the drafts API cost ~0.8 s of CPU there (bench/plugin_cost.py); a session that requests no
-# gate fixture must not pay for them.
+# gate fixture must not pay for them. (harness.contract and harness.pages are plain Python.)
 if TYPE_CHECKING:
     from drafts_api.settings import Settings
     from harness.proxy import FaultProxy
     from harness.recording import EvidenceCollector, WireLog
-    from harness.scripting import ScriptedGenerator
+    from harness.scripting import Scripted, ScriptedGenerator, ScriptedRun, TaskStateRun, TaskStateScripter
     from harness.servers import FrontendConfig, LiveBackend, LiveServer, WorkerThread
     from harness.state import RedisProvider
 
@@ -52,6 +58,25 @@ def _worker_index() -> int:
     return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
 
 
+# --- known findings ------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The contract's `known_findings` become strict expected failures, with the reason."""
+    spec = GateOptions.from_config(config).contract
+    if not spec:
+        return
+    try:
+        contract = load_contract(spec)
+    except ContractSpecError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    for item in items:
+        name = getattr(item, "originalname", None) or item.name
+        reason = contract.known_findings.get(name)
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(reason=f"known finding of {contract.name}: {reason}", strict=True))
+
+
 # --- session: one per worker ---------------------------------------------------------------------
 
 
@@ -59,6 +84,28 @@ def _worker_index() -> int:
 def gate_options(pytestconfig: pytest.Config) -> GateOptions:
     """The gate's options (`--sse-client`, `--backend-app`, `--redis-url`, ...), parsed once."""
     return GateOptions.from_config(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def gate_contract(gate_options: GateOptions) -> AppContract:
+    """The app's contract: `--gate-contract MODULE:ATTR` (ini `gate_contract`), or override this
+    fixture in a conftest. Default: drafts_api's, with the timings the harness runs it with (the
+    production ones against `--backend-url`)."""
+    if gate_options.contract:
+        try:
+            return load_contract(gate_options.contract)
+        except ContractSpecError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+    if gate_options.backend_url:
+        return DRAFTS_API  # a deployed drafts_api (staging) runs with the production timings
+    # drafts_api, or a variant of it built from `parts.settings` (`--backend-app`, the backend mutants):
+    # the harness's test timings.
+    timings = Timings(
+        poll_interval_s=gate_options.poll_interval,
+        heartbeat_interval_s=gate_options.poll_interval * TEST_HEARTBEAT_POLLS,
+        retry_ms=TEST_RETRY_MS,
+    )
+    return dataclasses.replace(DRAFTS_API, timings=timings)
 
 
 @pytest.fixture(scope="session")
@@ -92,11 +139,26 @@ def gate_wire_log() -> WireLog:
 
 
 @pytest.fixture(scope="session")
-def gate_frontend_config() -> FrontendConfig:
-    """What the served page's `/config.js` says (`apiBase`, `reconnectTimeoutMs`); `update()` it per test."""
+def gate_task_state_scripter(
+    gate_contract: AppContract, gate_redis_provider: RedisProvider
+) -> TaskStateScripter | None:
+    """Steps an app with its own worker by its task state; None when the contract declares none."""
+    from harness.scripting import TaskStateScripter
+
+    if gate_contract.task_state is None:
+        return None
+    return TaskStateScripter(gate_contract, gate_redis_provider.sync_client)
+
+
+@pytest.fixture(scope="session")
+def gate_frontend_config(gate_contract: AppContract) -> FrontendConfig:
+    """What the served page's `/config.js` says (`apiBase`, `reconnectTimeoutMs`, `redirectDelayMs`,
+    the contract's routes and form); `update()` it per test."""
     from harness.servers import FrontendConfig
 
-    return FrontendConfig(apiBase="", reconnectTimeoutMs=TEST_RECONNECT_TIMEOUT_MS)
+    return FrontendConfig(
+        apiBase="", reconnectTimeoutMs=TEST_RECONNECT_TIMEOUT_MS, redirectDelayMs=0, **gate_contract.frontend_config()
+    )
 
 
 @pytest.fixture(scope="session")
@@ -162,36 +224,50 @@ def gate_live_backend(
     gate_redis_provider: RedisProvider,
     gate_generation_worker: WorkerThread,
     gate_wire_log: WireLog,
+    gate_contract: AppContract,
+    gate_task_state_scripter: TaskStateScripter | None,
 ) -> Iterator[LiveBackend]:
     """The backend under test, served on 127.0.0.1 by uvicorn in this process (or `--backend-url`)."""
     from harness.recording import WireRecorder
-    from harness.servers import (
-        BackendParts,
-        LiveBackend,
-        LiveServer,
-        build_default_app,
-        fakeredis_from_url,
-        load_backend_app,
-    )
+    from harness.servers import BackendParts, LiveBackend, LiveServer, ResetHooks, build_default_app, load_backend_app
+    from harness.state import route_fake_url
 
     if gate_options.backend_url:
         yield LiveBackend(gate_options.backend_url, f"running backend at {gate_options.backend_url}")
         return
+    resets = ResetHooks()
     parts = BackendParts(
-        gate_backend_settings, gate_scripted_generator, gate_redis_provider.async_client, gate_generation_worker
+        settings=gate_backend_settings,
+        generator=gate_scripted_generator,
+        redis_factory=gate_redis_provider.async_client,
+        runner=gate_generation_worker,
+        sync_redis_factory=gate_redis_provider.sync_client,
+        redis_url=gate_redis_provider.url,
+        contract=gate_contract,
+        cors_origins=tuple(gate_backend_settings.cors_origins),
+        held_generation=gate_task_state_scripter,
+        on_reset=resets,
     )
-    # Patched only while the app is imported, built and started (its lifespan runs in start()): the
-    # rest of the session, tests/api among it, must get the real `redis.from_url`.
-    with fakeredis_from_url(gate_redis_provider):
+    # The fakeredis URL is routed for the backend's whole lifetime (its clients may be built on the
+    # first request, or again after a restart); only that URL is, so the rest of the session
+    # (tests/api among it) keeps the real redis-py. See harness.state.route_fake_url.
+    with route_fake_url(gate_redis_provider):
         if gate_options.backend_app:
             loaded = load_backend_app(gate_options.backend_app, parts)
         else:
             loaded = build_default_app(parts)
         server = LiveServer(WireRecorder(loaded.app, gate_wire_log))
         server.start()
-    backend = LiveBackend(server.url, loaded.description, server=server, scriptable=loaded.scriptable)
-    yield backend
-    backend.stop()
+        backend = LiveBackend(
+            server.url,
+            loaded.description,
+            server=server,
+            scripting=loaded.scripting,
+            wire_log=gate_wire_log,
+            on_reset=resets,
+        )
+        yield backend
+        backend.stop()
 
 
 # --- per test --------------------------------------------------------------------------------------
@@ -203,22 +279,37 @@ def gate_backend(
     gate_redis_provider: RedisProvider,
     gate_scripted_generator: ScriptedGenerator,
     gate_generation_worker: WorkerThread,
+    gate_task_state_scripter: TaskStateScripter | None,
 ) -> LiveBackend:
-    """The live backend with a clean slate: no task, draft or held generation from an earlier test."""
+    """The live backend with a clean slate: no task, draft or held generation from an earlier test,
+    and the app's own reset hooks run (`parts.on_reset`)."""
     if gate_live_backend.is_local:
         gate_scripted_generator.reset()
+        if gate_task_state_scripter is not None:
+            gate_task_state_scripter.reset()
         gate_generation_worker.cancel_all()
         gate_redis_provider.flush()
+        gate_live_backend.on_reset.run()
+        gate_live_backend.begin_test()
     return gate_live_backend
 
 
 @pytest.fixture
-def gate_scripted(gate_backend: LiveBackend, gate_scripted_generator: ScriptedGenerator) -> ScriptedGenerator:
-    """Step the backend's generation from the test: `run = scripted.next_run(); run.progress("...")`."""
-    if not gate_backend.scriptable:
+def gate_scripted(
+    gate_backend: LiveBackend,
+    gate_scripted_generator: ScriptedGenerator,
+    gate_task_state_scripter: TaskStateScripter | None,
+) -> Scripted:
+    """Step the backend's generation from the test: `run = gate_scripted.next_run(); run.progress("...")`.
+
+    Through the app's generator seam (drafts_api), or, for an app with its own worker, by writing its
+    task state (the contract's `task_state`, the app's generation service held by `held_generation`)."""
+    if gate_backend.scripting == "task_state" and gate_task_state_scripter is not None:
+        return gate_task_state_scripter
+    if gate_backend.scripting != "generator":
         pytest.skip(
-            f"scripted generation needs a backend the harness builds with its generator; "
-            f"{gate_backend.description} does not accept one"
+            f"scripted generation needs a backend the harness builds with its generator, or one that hands "
+            f"`held_generation` to its generation service; {gate_backend.description} does neither"
         )
     return gate_scripted_generator
 
@@ -286,6 +377,35 @@ def gate_evidence(
 def gate_page(page: Page, gate_frontend: str, gate_backend: LiveBackend, gate_evidence: EvidenceCollector) -> Page:
     """pytest-playwright's `page`, on the frontend's origin, with the gate's evidence recording on."""
     return page
+
+
+@pytest.fixture
+def gate_new_draft(gate_page: Page, gate_contract: AppContract) -> NewDraftPage:
+    """The new-draft page of the contract's campaign, open and filled with the contract's samples."""
+    return NewDraftPage(gate_page, gate_contract).open().fill()
+
+
+if TYPE_CHECKING:
+    Run = ScriptedRun | TaskStateRun
+
+
+class StartGeneration(Protocol):
+    def __call__(self, message: str = ...) -> Run: ...
+
+
+@pytest.fixture
+def gate_start_generation(gate_new_draft: NewDraftPage, gate_scripted: Scripted) -> StartGeneration:
+    """The opening most scenarios share: click Generate, take the held run, report `message` and see
+    it on the page. `run = gate_start_generation("Writing...")`."""
+
+    def start(message: str = "Writing...") -> Run:
+        gate_new_draft.generate()
+        run: Run = gate_scripted.next_run()
+        run.progress(message)
+        expect(gate_new_draft.status).to_have_text(message)
+        return run
+
+    return start
 
 
 # --- pytest-playwright, extended -------------------------------------------------------------------

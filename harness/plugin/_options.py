@@ -23,6 +23,11 @@ _PATH_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--backend-app", "backend_app", "run this ASGI app or app factory (MODULE:ATTR) instead of drafts_api"),
     ("--backend-url", "backend_url", "use this running backend (e.g. staging); scripted tests skip"),
     (
+        "--gate-contract",
+        "gate_contract",
+        "the app contract (MODULE:ATTR, an harness.contract.AppContract) of the app under test; default: drafts_api's",
+    ),
+    (
         "--redis-url",
         "redis_url",
         "run on this real Redis (one db per xdist worker) instead of fakeredis; env SSE_GATE_REDIS_URL",
@@ -61,6 +66,7 @@ class GateOptions:
     frontend_url: str | None
     backend_app: str | None
     backend_url: str | None
+    contract: str | None
     redis_url: str | None = field(repr=False)  # may hold a password; shown with harness.state.redact_url
     poll_interval: float
     frontend_port: int
@@ -91,6 +97,9 @@ class GateOptions:
             raise pytest.UsageError(
                 f"--frontend-dir {frontend_dir} and --frontend-url {frontend_url!r} exclude each other"
             )
+        contract = value("gate_contract")
+        if contract and not re.fullmatch(r"[\w.]+:[\w.]+", contract):
+            raise pytest.UsageError(f"--gate-contract wants MODULE:ATTR, got {contract!r}")
         poll = config.getoption("gate_poll_interval") or float(config.getini("gate_poll_interval"))
         return cls(
             sse_client=path("sse_client"),
@@ -98,6 +107,7 @@ class GateOptions:
             frontend_url=frontend_url.rstrip("/") if frontend_url else None,
             backend_app=backend_app,
             backend_url=backend_url.rstrip("/") if backend_url else None,
+            contract=contract,
             redis_url=value("redis_url") or os.environ.get("SSE_GATE_REDIS_URL") or None,
             poll_interval=poll,
             frontend_port=config.getoption("frontend_port") or int(config.getini("frontend_port")),

@@ -66,6 +66,13 @@ class WireLog:
         self._next_id = 1
         self._streams: dict[int, WireStream] = {}
         self._exchanges: dict[int, HttpExchange] = {}
+        self._running: dict[int, _ResponseRecording] = {}  # requests whose app has not returned yet
+
+    def running_streams(self, mark: int = 0) -> int:
+        """Stream responses (since `mark`) whose app is still running: the gate's own measure of live
+        streams (a client gone does not end one; the app noticing it and returning does)."""
+        with self._changed:
+            return sum(1 for key, recording in self._running.items() if key >= mark and recording.is_stream)
 
     def mark(self) -> int:
         """A position: `since(mark)` returns only what arrived after this call."""
@@ -152,6 +159,10 @@ class _ResponseRecording:
         if EVENT_STREAM in self._request_headers.get("accept", "").lower():
             with log._changing():
                 self._open_stream()
+
+    @property
+    def is_stream(self) -> bool:
+        return self._stream is not None
 
     def _open_stream(self) -> None:
         """Called with the log's lock held (it is re-entrant: `threading.Condition` wraps an RLock)."""
@@ -275,6 +286,8 @@ class WireRecorder:
             await self.app(scope, receive, send)
             return
         recording = _ResponseRecording(self.log, scope)
+        with self.log._changing():
+            self.log._running[recording._id] = recording
 
         async def recording_receive() -> Message:
             message: Message = await receive()
@@ -302,4 +315,8 @@ class WireRecorder:
         except BaseException as error:  # CancelledError too: a server shutdown cancels open streams
             recording.app_ended(error, time.time())
             raise
-        recording.app_ended(None, time.time())
+        else:
+            recording.app_ended(None, time.time())
+        finally:
+            with self.log._changing():
+                self.log._running.pop(recording._id, None)

@@ -18,7 +18,7 @@ import asyncio
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from drafts_api.generation import DraftContent, GenerationFailed, ProgressCallback
 from drafts_api.protocol import GenerateRequest
@@ -84,6 +84,11 @@ class ScriptedRun:
         self._commands: asyncio.Queue[_Command] = asyncio.Queue()
         self._finished = threading.Event()
         self.steps_applied: list[Step] = []
+
+    @property
+    def request_body(self) -> dict[str, Any]:
+        """The request as JSON, as the page sent it (what `TaskStateRun.request_body` also gives)."""
+        return self.request.model_dump(mode="json")
 
     # -- test thread ------------------------------------------------------------------------------
 

@@ -5,8 +5,9 @@ from harness.servers._backend import (
     BackendSpecError,
     LiveBackend,
     LoadedApp,
+    ResetHooks,
+    Scripting,
     build_default_app,
-    fakeredis_from_url,
     load_backend_app,
 )
 from harness.servers._frontend import STUB_FRONTEND_DIR, FrontendConfig, frontend_app, origin_of
@@ -22,9 +23,10 @@ __all__ = [
     "LiveServer",
     "LiveServerError",
     "LoadedApp",
+    "ResetHooks",
+    "Scripting",
     "WorkerThread",
     "build_default_app",
-    "fakeredis_from_url",
     "frontend_app",
     "load_backend_app",
     "origin_of",

@@ -1,14 +1,17 @@
 """Serves a static frontend on its own loopback origin, as the production page would be served.
 
 The page runs the production EventSource code against the live backend on another origin (CORS as in
-production). Two things are injected: `/config.js`, which tells the page where the API is, and, with
-`--sse-client`, another file in place of the page's EventSource module.
+production). Two things are injected: `/config.js`, which tells the page where the API is and the
+app's contract (routes, form, stream URL), and, with `--sse-client`, another file in place of the
+page's EventSource module. A `--frontend-dir` without an `index.html` is an overlay: its files are
+served over `stub_frontend/` (only the files that differ, e.g. a team's own `lib/draft-stream.js`).
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -60,7 +63,20 @@ class FrontendConfig:
 
 
 class _SinglePageFiles(StaticFiles):
-    """Static files with the usual single-page-app fallback: unknown paths get `index.html`."""
+    """Static files with the usual single-page-app fallback: unknown paths get `index.html`.
+
+    With `under`, a file missing from `directory` is looked up there (an overlay)."""
+
+    def __init__(self, *, directory: Path, under: Path | None = None) -> None:
+        self._under = under
+        super().__init__(directory=directory, html=True, follow_symlink=False)
+
+    def get_directories(
+        self, directory: str | os.PathLike[str] | None = None, packages: Any = None
+    ) -> list[str | os.PathLike[str]]:
+        # Starlette looks a path up in each of these in order: the overlay first, then the base.
+        found = super().get_directories(directory, packages)
+        return [*found, self._under] if self._under is not None else found
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         try:
@@ -73,8 +89,9 @@ class _SinglePageFiles(StaticFiles):
 
 def frontend_app(directory: Path, config: FrontendConfig, sse_client: Path | None = None) -> Starlette:
     """The ASGI app serving `directory`, with `/config.js` generated and the SSE client swappable."""
-    if not (directory / "index.html").is_file():
-        raise FileNotFoundError(f"frontend directory {directory} has no index.html")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"frontend directory {directory} does not exist")
+    under = None if (directory / "index.html").is_file() else STUB_FRONTEND_DIR
     if sse_client is not None and not sse_client.is_file():
         raise FileNotFoundError(f"--sse-client {sse_client} is not a file")
 
@@ -90,5 +107,5 @@ def frontend_app(directory: Path, config: FrontendConfig, sse_client: Path | Non
 
         routes.append(Route(SSE_CLIENT_PATH, swapped_client))
     app = Starlette(routes=routes)
-    app.mount("/", _SinglePageFiles(directory=directory, html=True, follow_symlink=False))
+    app.mount("/", _SinglePageFiles(directory=directory, under=under))
     return app

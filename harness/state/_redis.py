@@ -6,12 +6,13 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import fakeredis
 import pytest
 import redis
+import redis.asyncio
 from redis.asyncio import Redis as AsyncRedis
 
 from harness.redaction import redact_url
@@ -28,8 +29,15 @@ class RedisUnavailable(RuntimeError):
     pass
 
 
+# The URL an app under test gets when the session runs on fakeredis. `.invalid` never resolves
+# (RFC 2606): should a client reach the network with it, it fails at once instead of finding some
+# Redis on the machine.
+FAKE_REDIS_HOST = "sse-gate-fakeredis.invalid"
+
+
 class RedisProvider(Protocol):
     description: str
+    url: str  # what the app under test is given (a real Redis, or the fakeredis URL routed below)
 
     def async_client(self) -> AsyncRedis:
         """A new asyncio client; call it on the event loop that will use it."""
@@ -49,8 +57,9 @@ class FakeRedisProvider:
 
     description = "fakeredis (in-process)"
 
-    def __init__(self) -> None:
+    def __init__(self, worker_index: int = 0) -> None:
         self.server = fakeredis.FakeServer()
+        self.url = f"redis://{FAKE_REDIS_HOST}:6379/{worker_index}"
 
     def async_client(self) -> AsyncRedis:
         return fakeredis.FakeAsyncRedis(server=self.server)
@@ -138,7 +147,56 @@ class RealRedisProvider:
 
 
 def make_provider(redis_url: str | None, worker_index: int) -> RedisProvider:
-    return RealRedisProvider(redis_url, worker_index) if redis_url else FakeRedisProvider()
+    return RealRedisProvider(redis_url, worker_index) if redis_url else FakeRedisProvider(worker_index)
+
+
+def _is_fake_url(url: object) -> bool:
+    return isinstance(url, str) and urlsplit(url).hostname == FAKE_REDIS_HOST
+
+
+def _fake_pool(client_class: Any, server: fakeredis.FakeServer, kwargs: dict[str, Any]) -> Any:
+    # The client's options that fakeredis understands (decode_responses above all) are kept; the
+    # pool is fakeredis's own, so its connections talk to the worker's FakeServer.
+    try:
+        return client_class(server=server, **kwargs).connection_pool
+    except TypeError:
+        return client_class(server=server, decode_responses=bool(kwargs.get("decode_responses"))).connection_pool
+
+
+@contextlib.contextmanager
+def route_fake_url(provider: RedisProvider) -> Iterator[None]:
+    """While active, a connection pool built from `provider.url` (the fakeredis URL) is fakeredis's.
+
+    Why here and like this: every way redis-py builds a client from a URL (`redis.from_url`,
+    `Redis.from_url`, `redis.asyncio.from_url`, a `ConnectionPool.from_url` the app makes itself, sync
+    or async, at import, at start-up or on the first request) goes through `ConnectionPool.from_url`,
+    looked up on the class at call time, so even a `from redis import from_url` bound before this
+    began is covered. Only the fakeredis URL is rerouted; any other URL goes to redis-py unchanged,
+    so the rest of the session (tests/api with a real Redis) is not affected while a backend lives.
+    The harness keeps it active for the backend's whole lifetime. A real Redis needs no routing: the
+    app is given its URL.
+    """
+    if not isinstance(provider, FakeRedisProvider):
+        yield
+        return
+    server = provider.server
+    sync_from_url = redis.ConnectionPool.from_url.__func__  # type: ignore[attr-defined]
+    async_from_url = redis.asyncio.ConnectionPool.from_url.__func__  # type: ignore[attr-defined]
+
+    def routed_sync(cls: Any, /, url: str, **kwargs: Any) -> Any:
+        if _is_fake_url(url):
+            return _fake_pool(fakeredis.FakeRedis, server, kwargs)
+        return sync_from_url(cls, url, **kwargs)
+
+    def routed_async(cls: Any, /, url: str, **kwargs: Any) -> Any:
+        if _is_fake_url(url):
+            return _fake_pool(fakeredis.FakeAsyncRedis, server, kwargs)
+        return async_from_url(cls, url, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis.ConnectionPool, "from_url", classmethod(routed_sync))
+        patch.setattr(redis.asyncio.ConnectionPool, "from_url", classmethod(routed_async))
+        yield
 
 
 AsyncClientFactory = Callable[[], AsyncRedis]

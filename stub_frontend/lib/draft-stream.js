@@ -13,7 +13,8 @@ const STATUS_EVENTS = ["pending", "started", "progress"];
 /**
  * @param {string} streamUrl absolute URL of the task's stream
  * @param {{onProgress(message: string): void, onSuccess(draftId: string): void, onFailure(message: string): void}} handlers
- * @param {{reconnectTimeoutMs?: number}} [options]
+ * @param {{reconnectTimeoutMs?: number, campaignId?: string}} [options] the campaign the generation
+ *   belongs to (the page's), for a client that builds URLs of its own
  * @returns {{close(): void}}
  */
 export function subscribeToDraftGeneration(streamUrl, { onProgress, onSuccess, onFailure }, options = {}) {
