@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.diagnosis import RULES, Diagnosis, Rule, diagnose
+from harness.diagnosis import FILES, RULES, Diagnosis, Rule, diagnose, summary, write_report
 from harness.evidence import (
+    SCHEMA_VERSION,
     ConsoleEntry,
     Evidence,
+    EvidenceSchemaError,
     HttpExchange,
     Navigation,
     PageClose,
@@ -89,7 +91,7 @@ HEALTHY = sorted(p.stem for p in SAMPLES.glob("healthy*.json"))
 
 
 def load(name: str) -> Evidence:
-    return Evidence.from_json(json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8")))
+    return Evidence.load(SAMPLES / f"{name}.json")
 
 
 def _rule(name: str) -> Rule:
@@ -430,18 +432,9 @@ def test_empty_evidence_gets_a_summary() -> None:
 def test_write_produces_every_file_and_loads_back(tmp_path: Path) -> None:
     evidence = load("named_event_mismatch")
     evidence.backend_log = ["INFO drafts_api: stream opened"]
-    out = evidence.write(tmp_path / "case")
+    out = write_report(evidence, diagnose(evidence), tmp_path / "case")
     names = {p.name for p in out.iterdir()}
-    assert names == {
-        "wire.jsonl",
-        "streams.json",
-        "page-eventsource.json",
-        "console.log",
-        "requests.json",
-        "backend.log",
-        "diagnosis.txt",
-        "evidence.json",
-    }
+    assert names == set(FILES)
     rows = [json.loads(line) for line in (out / "wire.jsonl").read_text().splitlines()]
     assert len(rows) == sum(len(s.frames) for s in evidence.streams)
     assert {"stream", "path", "wall", "t", "kind", "event", "data", "id"} <= set(rows[0])
@@ -454,6 +447,41 @@ def test_write_produces_every_file_and_loads_back(tmp_path: Path) -> None:
 
 
 def test_summary_is_a_few_lines_led_by_the_diagnosis() -> None:
-    summary = load("named_event_mismatch").summary().splitlines()
-    assert summary[0].startswith("diagnosis: backend sent named events [started, progress x3, success, done]")
-    assert 3 <= len(summary) <= 5
+    evidence = load("named_event_mismatch")
+    lines = summary(evidence, diagnose(evidence)).splitlines()
+    assert lines[0].startswith("diagnosis: backend sent named events [started, progress x3, success, done]")
+    assert 3 <= len(lines) <= 5
+
+
+def test_the_report_uses_the_diagnosis_it_is_given(tmp_path: Path) -> None:
+    """Fails if: the report diagnoses again instead of showing the one diagnosis made per failure."""
+    evidence = load("named_event_mismatch")
+    given = Diagnosis("given_rule", "the line the collector computed", ["a detail"])
+    out = write_report(evidence, given, tmp_path / "case")
+    assert (out / "diagnosis.txt").read_text() == "[given_rule] the line the collector computed\n  - a detail\n"
+    assert summary(evidence, given).splitlines()[0] == "diagnosis: the line the collector computed"
+
+
+def test_evidence_of_another_schema_version_is_refused_naming_both(tmp_path: Path) -> None:
+    data = load("healthy").to_json()
+    data.pop("schema_version")  # as the files written before the field existed
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    with pytest.raises(EvidenceSchemaError, match=f"schema version 1, this harness reads version {SCHEMA_VERSION}"):
+        Evidence.load(tmp_path / "old.json")
+    data["schema_version"] = SCHEMA_VERSION + 1
+    with pytest.raises(EvidenceSchemaError, match=f"version {SCHEMA_VERSION + 1}, this harness reads"):
+        Evidence.from_json(data)
+
+
+def test_evidence_does_not_import_the_diagnosis() -> None:
+    """Fails if: evidence and diagnosis import each other again (evidence is plain data)."""
+    import ast
+
+    package = Path(__file__).parents[1] / "harness" / "evidence"
+    imported = {
+        node.module or ""
+        for module in package.glob("*.py")
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert not {name for name in imported if name.startswith(("harness.diagnosis", "harness.recording"))}

@@ -1,5 +1,6 @@
 """One line that names the cause of a failed SSE test, from the evidence of both sides of the wire."""
 
+from harness.diagnosis._report import FILES, summary, write_report
 from harness.diagnosis._rules import (
     RULES,
     Diagnosis,
@@ -9,7 +10,10 @@ from harness.diagnosis._rules import (
 
 __all__ = [
     "Diagnosis",
+    "FILES",
     "RULES",
     "Rule",
     "diagnose",
+    "summary",
+    "write_report",
 ]

@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import ValidationError
 
 from drafts_api.protocol import STREAM_EVENTS, TERMINAL_EVENTS, generate_path, stream_path
+from harness.contract import AppContract
 from harness.evidence import (
     Evidence,
     HttpExchange,
@@ -930,8 +931,12 @@ def _summary(evidence: Evidence) -> Diagnosis:
     return Diagnosis("summary", "no rule matched: " + "; ".join(parts))
 
 
-def diagnose(evidence: Evidence, rules: Iterable[Rule] = RULES) -> Diagnosis:
-    """The first matching rule's diagnosis, or a plain summary; details end with the context."""
+def diagnose(evidence: Evidence, contract: AppContract | None = None, rules: Iterable[Rule] = RULES) -> Diagnosis:
+    """The first matching rule's diagnosis, or a plain summary; details end with the context.
+
+    `contract` is the app's contract the evidence was taken under (DRAFTS_API when none is given).
+    """
+    del contract  # read by the rules once they take it
     skipped: list[str] = []
     for rule in rules:
         try:

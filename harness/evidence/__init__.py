@@ -1,9 +1,9 @@
 """The evidence of one test as plain data: the wire log, the page's EventSource record, requests, console."""
 
-from harness.evidence._model import (
+from harness.evidence._evidence import EVIDENCE_FILE, SCHEMA_VERSION, Evidence, EvidenceSchemaError
+from harness.evidence._records import (
     EVENT_STREAM,
     ConsoleEntry,
-    Evidence,
     FrameKind,
     HttpExchange,
     Navigation,
@@ -22,7 +22,9 @@ from harness.evidence._model import (
 __all__ = [
     "ConsoleEntry",
     "EVENT_STREAM",
+    "EVIDENCE_FILE",
     "Evidence",
+    "EvidenceSchemaError",
     "FrameKind",
     "HttpExchange",
     "Navigation",
@@ -31,6 +33,7 @@ __all__ = [
     "PageEventSource",
     "PageEventSourceLog",
     "PageRequest",
+    "SCHEMA_VERSION",
     "StreamEnd",
     "WireFrame",
     "WireStream",
