@@ -12,11 +12,14 @@ Rules without a mutant of their own are tested on a healthy sample edited into t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness.contract import DRAFTS_API, AppContract, EventNames, PayloadPaths
 from harness.diagnosis import FILES, RULES, Diagnosis, Rule, diagnose, summary, write_report
 from harness.evidence import (
     SCHEMA_VERSION,
@@ -45,8 +48,8 @@ RECORDED: dict[str, tuple[str, list[str]]] = {
     ),
     "gate_original_onmessage": ("named_event_mismatch", ["only for 'message' (onmessage): 0 of 2 delivered"]),
     "gate_drops_progress": ("named_event_mismatch", ["1 of 2 delivered; no listener for 'progress'"]),
-    "gate_unnamed_events": ("payload_drift", ["without an `event:` name"]),
-    "gate_renamed_success": ("payload_drift", ["event `complete`, which is not in the protocol"]),
+    "gate_unnamed_events": ("event_name_drift", ["without an `event:` name"]),
+    "gate_renamed_success": ("event_name_drift", ["event `complete`, which is not in the contract"]),
     "gate_done_without_data": ("event_without_data", ["1 event(s) without a data line [done]"]),
     "gate_first_progress_only": (
         "status_not_rendered",
@@ -84,7 +87,7 @@ RECORDED: dict[str, tuple[str, list[str]]] = {
     "gate_no_accel_headers": ("stream_headers_missing", ["lacks x-accel-buffering: no"]),
     "gate_no_cors_on_stream": ("cors_blocked", ["has no Access-Control-Allow-Origin for the page origin"]),
     "gate_no_heartbeats": ("idle_cut", ["cut from the client side after 0.5 s", "no heartbeat comments"]),
-    "gate_success_before_saved": ("success_before_saved", ["answered 404", "after the backend sent `success`"]),
+    "gate_success_before_saved": ("draft_not_loaded", ["answered 404", "after the backend sent `success`"]),
 }
 
 HEALTHY = sorted(p.stem for p in SAMPLES.glob("healthy*.json"))
@@ -94,8 +97,14 @@ def load(name: str) -> Evidence:
     return Evidence.load(SAMPLES / f"{name}.json")
 
 
-def _rule(name: str) -> Rule:
+def _raw(name: str) -> Rule:
     return next(rule for rule in RULES if rule.__name__ == name)
+
+
+def _rule(name: str) -> Callable[[Evidence], Diagnosis | None]:
+    """The rule called `name`, applied under our app's contract."""
+    rule = _raw(name)
+    return lambda evidence: rule(evidence, DRAFTS_API)
 
 
 # --- Recorded evidence ------------------------------------------------------------------------------
@@ -118,7 +127,7 @@ def test_recorded_failure_is_explained(sample: str) -> None:
 @pytest.mark.parametrize("sample", HEALTHY)
 def test_no_rule_fires_on_a_healthy_run(sample: str) -> None:
     evidence = load(sample)
-    fired = {rule.__name__: found.line for rule in RULES if (found := rule(evidence)) is not None}
+    fired = {rule.__name__: found.line for rule in RULES if (found := rule(evidence, DRAFTS_API)) is not None}
     assert fired == {}
     assert diagnose(evidence).rule == "summary"
 
@@ -145,7 +154,7 @@ def _frame(evidence: Evidence, event: str) -> WireFrame:
     return next(f for f in _stream(evidence).frames if f.event == event)
 
 
-def _replace_frame(evidence: Evidence, of_type: str, **changes: object) -> None:
+def _replace_frame(evidence: Evidence, of_type: str, **changes: Any) -> None:
     stream = _stream(evidence)
     stream.frames = [replace(f, **changes) if f.event == of_type else f for f in stream.frames]
 
@@ -209,7 +218,7 @@ def test_payload_with_a_renamed_field(healthy: Evidence) -> None:
     _replace_frame(healthy, "success", data=json.dumps(payload))
     found = _rule("payload_drift")(healthy)
     assert found is not None
-    assert "`success` with data that does not match CompleteEvent: draft: Field required" in found.line
+    assert "`success` with data that has no `draft.id` (the draft id)" in found.line
     assert "payload keys: type, result" in found.line
 
 
@@ -247,9 +256,9 @@ def test_success_before_saved(healthy: Evidence) -> None:
     t = _frame(healthy, "success").t + 0.05
     lookup = HttpExchange(exchange_id=99, method="GET", path="/v1/drafts/d-42", query="", t=t, status=200)
     healthy.http_exchanges.append(lookup)
-    assert _rule("success_before_saved")(healthy) is None
+    assert _rule("draft_not_loaded")(healthy) is None
     healthy.http_exchanges.append(replace(lookup, exchange_id=100, status=404))
-    found = _rule("success_before_saved")(healthy)
+    found = _rule("draft_not_loaded")(healthy)
     assert found is not None and "GET /v1/drafts/d-42 answered 404 0.05 s after" in found.line
 
 
@@ -413,7 +422,7 @@ def test_details_carry_the_context(healthy: Evidence) -> None:
 
 
 def test_a_crashing_rule_is_skipped_not_raised(healthy: Evidence) -> None:
-    def broken(evidence: Evidence) -> Diagnosis | None:
+    def broken(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
         raise KeyError("boom")
 
     diagnosis = diagnose(healthy, rules=[broken, *RULES])
@@ -485,3 +494,81 @@ def test_evidence_does_not_import_the_diagnosis() -> None:
         if isinstance(node, ast.ImportFrom)
     }
     assert not {name for name in imported if name.startswith(("harness.diagnosis", "harness.recording"))}
+
+
+# --- Ranked by cause, read from the contract --------------------------------------------------------
+
+DIAGNOSIS_PACKAGE = Path(__file__).parents[1] / "harness" / "diagnosis"
+
+
+def test_no_rule_holds_an_app_specific_literal() -> None:
+    """Fails if: a rule hard-codes our app's routes, models or names instead of reading the contract."""
+    for module in DIAGNOSIS_PACKAGE.glob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        for literal in ("/drafts/", "/v1/", "StatusEvent", "CompleteEvent", "drafts_api", "spring-launch"):
+            assert literal not in text, f"{module.name} contains {literal!r}"
+
+
+def test_diagnosis_and_evidence_modules_stay_small() -> None:
+    for module in [*DIAGNOSIS_PACKAGE.glob("*.py"), *DIAGNOSIS_PACKAGE.with_name("evidence").glob("*.py")]:
+        lines = len(module.read_text(encoding="utf-8").splitlines())
+        assert lines <= 400, f"{module.name}: {lines} lines"
+
+
+def test_payload_paths_come_from_the_contract(healthy: Evidence) -> None:
+    """A success payload of another shape is drift for our contract and healthy for one that says so."""
+    success = _frame(healthy, "success")
+    payload = json.loads(success.data or "")
+    payload["result"] = {"draft_ref": payload.pop("draft")["id"]}
+    _replace_frame(healthy, "success", data=json.dumps(payload))
+    found = _rule("payload_drift")(healthy)
+    assert found is not None and "no `draft.id` (the draft id)" in found.line
+    theirs = replace(DRAFTS_API, name="theirs", payloads=PayloadPaths(draft_id="result.draft_ref"))
+    assert _raw("payload_drift")(healthy, theirs) is None
+
+
+def test_event_names_come_from_the_contract(healthy: Evidence) -> None:
+    """The same wire is drift under our names and healthy under a contract that names `success` `complete`."""
+    _replace_frame(healthy, "success", event="complete")
+    found = _rule("event_name_drift")(healthy)
+    assert found is not None and "event `complete`, which is not in the contract" in found.line
+    theirs = replace(DRAFTS_API, name="theirs", events=EventNames(success="complete"))
+    assert _raw("event_name_drift")(healthy, theirs) is None
+
+
+def test_extra_unknown_events_next_to_the_contracts_are_no_drift(healthy: Evidence) -> None:
+    stream = _stream(healthy)
+    stream.frames = [*stream.frames[:2], WireFrame(t=stream.frames[1].t, kind="event", event="tick", data="{}")]
+    stream.frames += _stream(load("healthy")).frames[2:]
+    assert _rule("event_name_drift")(healthy) is None
+
+
+def test_a_listener_mismatch_outranks_a_payload_difference() -> None:
+    """Fails if: on the production client the first line names a payload instead of onmessage."""
+    evidence = load("named_event_mismatch")
+    stream = evidence.streams[0]
+    stream.frames = [replace(f, data='{"type": "complete"}') if f.event == "success" else f for f in stream.frames]
+    assert _rule("payload_drift")(evidence) is not None
+    assert diagnose(evidence).rule == "named_event_mismatch"
+
+
+def test_a_page_deaf_to_the_contracts_names_is_named_even_without_events(healthy: Evidence) -> None:
+    """The production client on a stream that sent nothing (a 404, a saved draft): still onmessage first."""
+    evidence = load("named_event_mismatch")
+    for stream in evidence.streams:
+        stream.frames = []
+    found = diagnose(evidence)
+    assert found.rule == "named_event_mismatch", found.line
+    assert "only for 'message' (onmessage)" in found.line and "never reaches onmessage" in found.line
+    assert _rule("named_event_mismatch")(healthy) is None
+
+
+@pytest.mark.parametrize("status", [404, 405, 500])
+def test_an_editor_that_cannot_load_its_draft_is_named_whatever_the_status(healthy: Evidence, status: int) -> None:
+    t = _frame(healthy, "success").t + 0.05
+    healthy.http_exchanges.append(
+        HttpExchange(exchange_id=99, method="GET", path="/v1/drafts/d-42", query="", t=t, status=status)
+    )
+    found = diagnose(healthy)
+    assert found.rule == "draft_not_loaded", found.line
+    assert f"GET /v1/drafts/d-42 answered {status}" in found.line

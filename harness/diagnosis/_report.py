@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from harness.diagnosis._rules import Diagnosis
+from harness.diagnosis._base import Diagnosis
 from harness.evidence import Evidence, WireFrame, describe_sequence, iso
 
 FILES = (

@@ -17,6 +17,7 @@ from harness.evidence._records import (
     WireStream,
     describe_sequence,
     iso,
+    path_of,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "WireStream",
     "describe_sequence",
     "iso",
+    "path_of",
 ]

@@ -9,6 +9,7 @@ refused with both versions named, rather than loaded into objects that silently 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +21,13 @@ from harness.evidence._records import (
     ConsoleEntry,
     HttpExchange,
     Navigation,
+    PageDispatch,
+    PageEventSource,
     PageEventSourceLog,
     PageRequest,
     WireFrame,
     WireStream,
+    path_of,
 )
 
 SCHEMA_VERSION = 2  # 1: the unversioned files before the schema field existed
@@ -75,6 +79,64 @@ class Evidence:
     def page_shows(self) -> str:
         """The page's status and alert texts at failure time."""
         return "\n".join(t for t in (self.page_status_text, self.page_alert_text) if t)
+
+    # -- queries shared by the diagnosis rules --
+
+    def event_streams(self) -> list[WireStream]:
+        """The responses that are event streams (200 or not)."""
+        return [s for s in self.streams if s.is_event_stream]
+
+    def source_for(self, stream: WireStream) -> PageEventSource | None:
+        """The page's EventSource that asked for `stream` (by path), if the recorder saw one."""
+        return next((s for s in self.eventsource.sources if path_of(s.resolved_url) == stream.path), None)
+
+    def closed_at(self, source: PageEventSource | None) -> float | None:
+        """When the page first called close() on `source`."""
+        if source is None:
+            return None
+        times = [c.t for c in self.eventsource.closes if c.source_id == source.source_id]
+        return min(times) if times else None
+
+    def left_page_at(self, source: PageEventSource) -> float | None:
+        """When the page left the document that made `source` (a later main-frame navigation), if it did."""
+        later = [navigation.t for navigation in self.navigations if navigation.t > source.t]
+        return min(later) if later else None
+
+    def connections_to(self, path: str) -> int:
+        """Stream connections to `path`, counted on whichever side saw more of them."""
+        page_side = sum(1 for r in self.stream_connections() if path_of(r.url) == path)
+        wire_side = sum(1 for s in self.streams if s.path == path)
+        return max(page_side, wire_side)
+
+    def deliveries(self) -> Counter[tuple[str, str | None]]:
+        """(type, data) of every server frame that reached a page listener, with multiplicity."""
+        return Counter((d.type, d.data) for d in self.eventsource.delivered() if d.message_event)
+
+    def received_types(self) -> list[str]:
+        """Types of the server frames the page's listeners received, in order."""
+        return [d.type for d in self.eventsource.delivered() if d.message_event]
+
+    def sent_types(self) -> list[str]:
+        """Types of the events the backend sent, in order, over every stream."""
+        return [frame.event for _, frame in self.wire_events()]
+
+    def pairs(self) -> list[tuple[WireFrame, PageDispatch]]:
+        """Wire events matched in order to the page's dispatches of the same type and data."""
+        remaining = list(self.eventsource.message_dispatches())
+        pairs = []
+        for _, frame in sorted(self.wire_events(), key=lambda sf: sf[1].t):
+            for index, dispatch in enumerate(remaining):
+                if dispatch.type == frame.event and dispatch.data == frame.data and dispatch.t >= frame.t - 0.05:
+                    pairs.append((frame, remaining.pop(index)))
+                    break
+        return pairs
+
+    def requests_after(self, t: float) -> list[tuple[str, int | None]]:
+        """(url or path, status) of every navigation, page request and backend exchange from `t` on."""
+        found: list[tuple[str, int | None]] = [(n.url, None) for n in self.navigations if n.t >= t]
+        found += [(r.url, r.status) for r in self.page_requests if r.t >= t]
+        found += [(e.path, e.status) for e in self.http_exchanges if e.t >= t]
+        return found
 
     # -- serialisation --
 

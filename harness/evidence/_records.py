@@ -8,10 +8,12 @@ would be more robust to clock steps, but the page cannot read Python's monotonic
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 FrameKind = Literal["event", "comment", "retry", "dataless", "unterminated"]
 StreamEnd = Literal["server", "client_disconnect", "error"]
@@ -22,6 +24,11 @@ EVENT_STREAM = "text/event-stream"
 def iso(t: float) -> str:
     """A `t` as an ISO-8601 UTC timestamp with milliseconds, for the human-readable files."""
     return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def path_of(url: str) -> str:
+    """The path of a URL (or of a bare path), without query or fragment."""
+    return urlsplit(url).path
 
 
 def describe_sequence(names: Iterable[str]) -> str:
@@ -54,6 +61,13 @@ class WireFrame:
     data: str | None = None
     id: str = ""
     retry_ms: int | None = None
+
+    def payload(self) -> Any:
+        """The frame's data decoded as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.data or "")
+        except ValueError:
+            return None
 
 
 @dataclass
@@ -173,6 +187,13 @@ class PageDispatch:
     ready_state: int | None = None
     last_event_id: str | None = None
     listeners_called: int = 0
+
+    def payload(self) -> Any:
+        """The dispatched data decoded as JSON, or None when it is not JSON (or there is none)."""
+        try:
+            return json.loads(self.data or "")
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)
