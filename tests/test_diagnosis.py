@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from harness.contract import DRAFTS_API, AppContract, EventNames, PayloadPaths
-from harness.diagnosis import FILES, RULES, Diagnosis, Rule, diagnose, summary, write_report
+from harness.diagnosis import FILES, LAST_RESORT, RULES, Diagnosis, Rule, diagnose, summary, write_report
 from harness.evidence import (
     SCHEMA_VERSION,
     ConsoleEntry,
@@ -90,7 +90,7 @@ RECORDED: dict[str, tuple[str, list[str]]] = {
     "gate_success_before_saved": ("draft_not_loaded", ["answered 404", "after the backend sent `success`"]),
 }
 
-HEALTHY = sorted(p.stem for p in SAMPLES.glob("healthy*.json"))
+HEALTHY = sorted(p.stem for p in SAMPLES.glob("healthy*.json"))  # passing tests: no fault rule may fire
 
 
 def load(name: str) -> Evidence:
@@ -98,7 +98,7 @@ def load(name: str) -> Evidence:
 
 
 def _raw(name: str) -> Rule:
-    return next(rule for rule in RULES if rule.__name__ == name)
+    return next(rule for rule in (*RULES, *LAST_RESORT) if rule.__name__ == name)
 
 
 def _rule(name: str) -> Callable[[Evidence], Diagnosis | None]:
@@ -110,9 +110,21 @@ def _rule(name: str) -> Callable[[Evidence], Diagnosis | None]:
 # --- Recorded evidence ------------------------------------------------------------------------------
 
 
+# Written by `python -m e2e.mutants --record-samples`: sample -> the rule that diagnosed it when recorded.
+INDEX: dict[str, dict[str, str]] = (
+    json.loads((SAMPLES / "index.json").read_text(encoding="utf-8")) if (SAMPLES / "index.json").is_file() else {}
+)
+
+
 def test_every_recorded_sample_has_an_expectation() -> None:
-    on_disk = {p.stem for p in SAMPLES.glob("*.json")} - set(HEALTHY)
-    assert on_disk == set(RECORDED), on_disk ^ set(RECORDED)
+    on_disk = {p.stem for p in SAMPLES.glob("*.json")} - set(HEALTHY) - {"index"}
+    assert on_disk <= set(RECORDED) | set(INDEX), on_disk - set(RECORDED) - set(INDEX)
+
+
+@pytest.mark.parametrize("sample", sorted(name for name, entry in INDEX.items() if entry["rule"]))
+def test_a_re_recorded_kill_is_still_diagnosed_by_the_same_rule(sample: str) -> None:
+    """Fails if: a rule change moves a recorded kill to another rule (or to the fallback) unnoticed."""
+    assert diagnose(load(sample)).rule == INDEX[sample]["rule"], INDEX[sample]["line"]
 
 
 @pytest.mark.parametrize("sample", sorted(RECORDED))
@@ -129,7 +141,8 @@ def test_no_rule_fires_on_a_healthy_run(sample: str) -> None:
     evidence = load(sample)
     fired = {rule.__name__: found.line for rule in RULES if (found := rule(evidence, DRAFTS_API)) is not None}
     assert fired == {}
-    assert diagnose(evidence).rule == "summary"
+    # A healthy stream is described, never blamed: only a last-resort line or the plain summary.
+    assert diagnose(evidence).rule in {"summary", *(rule.__name__ for rule in LAST_RESORT)}
 
 
 def test_healthy_samples_cover_the_happy_path_and_recoveries() -> None:
@@ -405,12 +418,24 @@ def test_first_matching_rule_wins() -> None:
 
 def test_summary_when_no_rule_matches(healthy: Evidence) -> None:
     healthy.console.append(ConsoleEntry(type="error", text="Something odd", t=0.0))
+    healthy.eventsource.dispatches = []  # nothing reached the page, and no rule knows why
     diagnosis = diagnose(healthy)
     assert diagnosis.rule == "summary"
     assert diagnosis.line == (
         "no rule matched: backend sent [started, progress x3, success, done]; page received "
-        "[started, progress x3, success]; 1 stream connection(s); last console error: Something odd"
+        "[]; 1 stream connection(s); last console error: Something odd"
     )
+
+
+def test_a_healthy_stream_says_so_and_names_the_failure_elsewhere(healthy: Evidence) -> None:
+    """Fails if: a failure away from the stream (an editor field, an input) gets the fallback summary."""
+    healthy.failure_text = "Locator expected to have value 'Body text'\nActual value: ''"
+    diagnosis = diagnose(healthy)
+    assert diagnosis.rule == "stream_healthy"
+    assert diagnosis.line.startswith("stream healthy: the backend sent [started, progress, success, done]")
+    assert diagnosis.line.endswith("the failure is elsewhere: Locator expected to have value 'Body text'")
+    healthy.eventsource.dispatches = healthy.eventsource.dispatches[:1]  # events lost: not healthy
+    assert _raw("stream_healthy")(healthy, DRAFTS_API) is None
 
 
 def test_details_carry_the_context(healthy: Evidence) -> None:
@@ -426,7 +451,7 @@ def test_a_crashing_rule_is_skipped_not_raised(healthy: Evidence) -> None:
         raise KeyError("boom")
 
     diagnosis = diagnose(healthy, rules=[broken, *RULES])
-    assert diagnosis.rule == "summary"
+    assert diagnosis.rule == "stream_healthy"
     assert "rule broken skipped: KeyError: 'boom'" in diagnosis.details
 
 
@@ -572,3 +597,136 @@ def test_an_editor_that_cannot_load_its_draft_is_named_whatever_the_status(healt
     found = diagnose(healthy)
     assert found.rule == "draft_not_loaded", found.line
     assert f"GET /v1/drafts/d-42 answered {status}" in found.line
+
+
+# --- Rules for the classes the generated mutants reach ------------------------------------------------
+
+STREAM = DRAFTS_API.stream.fill(campaign_id="spring-launch", task_id="t-1")
+
+
+def _generate_exchange(t: float, campaign: str = "spring-launch", task_id: str = "t-1") -> HttpExchange:
+    path = DRAFTS_API.generate.fill(campaign_id=campaign)
+    body = json.dumps({"task_id": task_id, "stream_url": STREAM})
+    return HttpExchange(exchange_id=90, method="POST", path=path, query="", t=t, status=202, body_excerpt=body)
+
+
+def test_a_task_streamed_under_another_campaign_is_named(healthy: Evidence) -> None:
+    stream = _stream(healthy)
+    healthy.http_exchanges.append(_generate_exchange(stream.opened_at - 0.1))
+    stream.path = DRAFTS_API.stream.fill(campaign_id="spring-launch", task_id="t-1")
+    assert _rule("foreign_task_streamed")(healthy) is None
+    stream.path = DRAFTS_API.stream.fill(campaign_id="other-campaign", task_id="t-1")
+    found = _rule("foreign_task_streamed")(healthy)
+    assert found is not None and "created under campaign 'spring-launch', under campaign 'other-campaign'" in found.line
+
+
+def test_two_generations_in_one_test_are_named(healthy: Evidence) -> None:
+    healthy.http_exchanges.append(_generate_exchange(1.0))
+    assert _rule("duplicate_generation")(healthy) is None
+    healthy.http_exchanges.append(replace(_generate_exchange(1.2), exchange_id=91))
+    found = _rule("duplicate_generation")(healthy)
+    assert found is not None and found.line.startswith("the page started 2 generations")
+
+
+def test_an_editor_on_another_route_is_named(healthy: Evidence) -> None:
+    after = _frame(healthy, "success").t + 0.01
+    healthy.navigations.append(Navigation(url="http://127.0.0.1:1/dashboard/draft/d-42/edit", t=after))
+    found = _rule("wrong_editor_route")(healthy)
+    assert found is not None and "went to /dashboard/draft/d-42/edit, not the editor route" in found.line
+
+
+def test_another_draft_served_is_stream_healthy_and_names_the_draft(healthy: Evidence) -> None:
+    t = _frame(healthy, "success").t + 0.05
+    payload = _frame(healthy, "success").payload()
+    stale = {**payload["draft"], "id": "d-41", "title": "An older draft"}
+    healthy.http_exchanges.append(
+        HttpExchange(98, "GET", "/v1/drafts/d-42", "", t, status=200, body_excerpt=json.dumps(stale))
+    )
+    found = diagnose(healthy)
+    assert found.rule == "draft_mismatch", found.line
+    assert found.line.startswith("stream healthy: `success` announced draft 'd-42'")
+    assert "answered draft 'd-41' titled 'An older draft'" in found.line
+
+
+def test_a_stream_kept_open_after_done_is_named(healthy: Evidence) -> None:
+    stream = _stream(healthy)
+    done = _frame(healthy, "done")
+    assert _rule("stream_kept_open_after_done")(healthy) is None
+    stream.ended_by, stream.closed_at = None, None
+    healthy.collected_at = done.t + 3.0
+    found = _rule("stream_kept_open_after_done")(healthy)
+    assert found is not None and "kept the response open 3.0 s and still holds it open" in found.line
+
+
+def test_a_huge_retry_is_named_when_the_connection_dropped(healthy: Evidence) -> None:
+    _replace_frame(healthy, "", retry_ms=60000)  # the retry frame has no event name
+    assert _rule("retry_too_long")(healthy) is None, "no dropped connection: the retry never mattered"
+    source = healthy.eventsource.sources[0].source_id
+    healthy.eventsource.dispatches.append(PageDispatch(source_id=source, type="error", t=5.0, ready_state=0))
+    found = _rule("retry_too_long")(healthy)
+    assert found is not None and "`retry: 60000`" in found.line
+
+
+def test_a_backend_error_is_the_last_resort_line(healthy: Evidence) -> None:
+    message = "This generation task no longer exists."
+    _replace_frame(healthy, "success", event="error", data=json.dumps({"type": "error", "message": message}))
+    found = _raw("backend_sent_error")(healthy, DRAFTS_API)
+    assert found is not None and f"ended the generation with `error` ({message!r}) after [started" in found.line
+
+
+@pytest.mark.parametrize(
+    ("shown", "why"),
+    [
+        ("Starting... Analyzing the brief...", "adds each status to the previous text"),
+        ("Use bold here", "renders the server's text as HTML"),
+    ],
+)
+def test_a_status_shown_otherwise_than_received_is_named(shown: str, why: str) -> None:
+    evidence = load("gate_first_progress_only")
+    last = [d for d in evidence.eventsource.delivered() if d.message_event][-1]
+    message = "Analyzing the brief..." if "Starting" in shown else "Use <b>bold</b> here"
+    data = json.dumps({"type": "status", "message": message})
+    evidence.eventsource.dispatches = [
+        replace(d, data=data) if d is last else d for d in evidence.eventsource.dispatches
+    ]
+    evidence.page_status_text = shown
+    found = _rule("status_not_rendered")(evidence)
+    assert found is not None and why in found.line
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ("drop_done", "the stream ended after `success` without `done`"),
+        ("drop_success", "`done` came without a terminal event"),
+        ("duplicate_success", "after `success` came [success, done] instead of `done` alone"),
+        ("progress_after_success", "after `success` came [progress, done] instead of `done` alone"),
+    ],
+)
+def test_a_stream_that_does_not_end_with_one_terminal_event_then_done_is_named(
+    healthy: Evidence, edit: str, problem: str
+) -> None:
+    stream = _stream(healthy)
+    assert _rule("stream_ending_drift")(healthy) is None
+    success, done = _frame(healthy, "success"), _frame(healthy, "done")
+    others = [f for f in stream.frames if f not in (success, done)]
+    progress = _frame(healthy, "progress")
+    stream.frames = {
+        "drop_done": [*others, success],
+        "drop_success": [*others, done],
+        "duplicate_success": [*others, success, success, done],
+        "progress_after_success": [*others, success, progress, done],
+    }[edit]
+    found = _rule("stream_ending_drift")(healthy)
+    assert found is not None and problem in found.line
+
+
+def test_a_stream_open_without_any_event_is_named(healthy: Evidence) -> None:
+    stream = _stream(healthy)
+    stream.frames = [f for f in stream.frames if f.kind != "event"]
+    stream.ended_by, stream.closed_at = None, None
+    healthy.eventsource.closes, healthy.navigations = [], []
+    healthy.collected_at = stream.opened_at + 3.0
+    found = diagnose(healthy)
+    assert found.rule == "silent_stream", found.line
+    assert "sent no event, only [retry, comment" in found.line

@@ -28,6 +28,10 @@ class ClientMutant:
     summary: str
     description: str  # what is broken, the failure mode it models, the guarantee that kills it
     replacements: tuple[tuple[str, str], ...]
+    operator: str = ""  # the mutation operator that produced it; the name when hand-written
+
+    def render_production(self) -> str:
+        return self.render(PRODUCTION_CLIENT.read_text(encoding="utf-8"))
 
     def render(self, source: str) -> str:
         """The client with this mutant's replacements applied; each must match exactly once."""

@@ -2,11 +2,12 @@
 
 from harness.diagnosis._base import Diagnosis, Rule
 from harness.diagnosis._report import FILES, summary, write_report
-from harness.diagnosis._rules import RULES, diagnose
+from harness.diagnosis._rules import LAST_RESORT, RULES, diagnose
 
 __all__ = [
     "Diagnosis",
     "FILES",
+    "LAST_RESORT",
     "RULES",
     "Rule",
     "diagnose",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness.contract import AppContract
+from harness.contract import AppContract, read_path
 from harness.diagnosis._base import Diagnosis, first_line, is_cross_origin, page_reaction, quote
 from harness.evidence import Evidence, HttpExchange, PageRequest, WireStream, describe_sequence, path_of
 
@@ -239,4 +239,62 @@ def stream_headers_missing(evidence: Evidence, contract: AppContract) -> Diagnos
                 f"the stream response for {stream.path} lacks {' and '.join(missing)}: reverse proxies and caches "
                 f"may buffer or store it (sent: {sent})",
             )
+    return None
+
+
+def foreign_task_streamed(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The stream of a task created under one campaign was served with 200 under another campaign's path."""
+    owners = {task: campaign for campaign, task in _issued_tasks(evidence, contract)}
+    for stream in evidence.event_streams():
+        ids = contract.stream_ids(stream.path)
+        if ids is None or stream.status != 200 or not stream.events:
+            continue
+        campaign, task = ids
+        owner = owners.get(task)
+        if owner is not None and owner != campaign:
+            return Diagnosis(
+                "foreign_task_streamed",
+                f"the backend streamed task {task!r}, created under campaign {owner!r}, under campaign {campaign!r} "
+                f"with 200 and [{describe_sequence(f.event for f in stream.events)}]: it does not check that the "
+                "task belongs to the campaign in the path (expected a 404 before the stream starts)",
+            )
+    return None
+
+
+def _draft_path_prefix(contract: AppContract) -> str:
+    """`draft.` when the success payload nests the draft (draft.id): the draft route answers that object."""
+    head, _, _ = contract.payloads.draft_id.rpartition(".")
+    return f"{head}." if head else ""
+
+
+def draft_mismatch(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The stream announced one draft and the draft route answered another (a stale or wrong draft)."""
+    prefix = _draft_path_prefix(contract)
+    for _, frame in evidence.wire_events():
+        if frame.event != contract.events.success:
+            continue
+        payload = frame.payload()
+        draft_id = contract.draft_id(payload)
+        if not draft_id:
+            continue
+        announced = read_path(payload, contract.payloads.draft_title)
+        path = contract.draft.fill(draft_id=draft_id, campaign_id=contract.campaign_id)
+        for exchange in evidence.http_exchanges:
+            if exchange.path != path or exchange.status != 200 or exchange.t < frame.t - 0.001:
+                continue
+            try:
+                answer = json.loads(exchange.body_excerpt)
+            except ValueError:
+                continue
+            served_id = read_path(answer, contract.payloads.draft_id.removeprefix(prefix))
+            served_title = read_path(answer, contract.payloads.draft_title.removeprefix(prefix))
+            if (served_id is not None and str(served_id) != draft_id) or (
+                announced is not None and served_title is not None and served_title != announced
+            ):
+                return Diagnosis(
+                    "draft_mismatch",
+                    f"stream healthy: `{frame.event}` announced draft {draft_id!r} titled {announced!r}; the failure "
+                    f"is the draft the editor loaded: GET {path} answered draft {served_id!r} titled "
+                    f"{served_title!r} (a stale or wrong draft is served)",
+                )
     return None

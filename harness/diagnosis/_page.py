@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from urllib.parse import unquote
 
@@ -9,6 +10,7 @@ from harness.contract import AppContract
 from harness.diagnosis._base import CONNECTION_LOST, SAME_DISPATCH_S, Diagnosis, first_line, quote
 from harness.evidence import Evidence, PageRequest, path_of
 
+_TAG = re.compile(r"<[^>]*>")
 _BAD_IDS = ("undefined", "null", "NaN", "[object Object]", "")
 
 
@@ -136,7 +138,22 @@ def status_not_rendered(evidence: Evidence, contract: AppContract) -> Diagnosis 
     if any(n.t > last.t for n in evidence.navigations):
         return None
     message = contract.progress_text(last.payload())
-    if message is None or message in evidence.page_shows():
+    shown = evidence.page_status_text
+    if message is None or message == shown:
+        return None
+    if message in shown:
+        return Diagnosis(
+            "status_not_rendered",
+            f"the page's listener received `{last.type}` {quote(message)} but the page shows {quote(shown)}: it adds "
+            "each status to the previous text instead of replacing it",
+        )
+    if _TAG.sub("", message) == shown and message != shown:
+        return Diagnosis(
+            "status_not_rendered",
+            f"the page's listener received `{last.type}` {quote(message)} but the page shows {quote(shown)}: it "
+            "renders the server's text as HTML instead of as text",
+        )
+    if message in evidence.page_shows():
         return None
     return Diagnosis(
         "status_not_rendered",
@@ -205,4 +222,139 @@ def endless_reconnects(evidence: Evidence, contract: AppContract) -> Diagnosis |
             f"the page opened {len(requests)} stream connections to {path} ({len(failed)} failed, {count} with "
             f"{reason}) and never called close(): EventSource keeps reconnecting and the page never gives up",
         )
+    return None
+
+
+def duplicate_generation(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The page started more than one generation in one test (a button left enabled, a double submit)."""
+    started = [
+        e
+        for e in evidence.http_exchanges
+        if e.method == "POST" and contract.is_generate(e.path) and 200 <= (e.status or 0) < 300
+    ]
+    if len(started) < 2:
+        return None
+    gap = started[1].t - started[0].t
+    return Diagnosis(
+        "duplicate_generation",
+        f"the page started {len(started)} generations ({started[0].method} {started[0].path}, the second "
+        f"{gap:.2f} s after the first) and opened {len(evidence.stream_connections())} stream connection(s): "
+        "it lets a running generation be started again (Generate left enabled, or a double submit)",
+    )
+
+
+def wrong_editor_route(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """After success the page went somewhere that is not the contract's editor route."""
+    for _, frame in evidence.wire_events():
+        draft_id = contract.draft_id(frame.payload()) if frame.event == contract.events.success else None
+        if not draft_id:
+            continue
+        # Where the page meant to open this draft (the id is in the path) but on another route.
+        later = [n for n in evidence.navigations if n.t >= frame.t - 0.001 and draft_id in unquote(path_of(n.url))]
+        if later and all(contract.editor_page.match(path_of(n.url)) is None for n in later):
+            expected = contract.editor_page.fill(draft_id=draft_id, campaign_id=contract.campaign_id)
+            return Diagnosis(
+                "wrong_editor_route",
+                f"after `{frame.event}` for draft {draft_id!r} the page went to {path_of(later[-1].url)}, not the "
+                f"editor route {expected} ({contract.editor_page.template})",
+            )
+    return None
+
+
+def stream_healthy(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """Every event the backend sent reached a page listener, in order, and the stream ended cleanly:
+    the failure lies elsewhere, and the line says so with the test's own failure."""
+    sent = [frame for _, frame in evidence.wire_events()]
+    if not sent or not evidence.eventsource.sources:
+        return None
+    delivered = evidence.deliveries()
+    relevant = [f for f in sent if f.event != contract.events.done]
+    if any(delivered[(f.event, f.data)] == 0 for f in relevant):
+        return None
+    if evidence.page_errors() or any(s.ended_by == "error" for s in evidence.streams):
+        return None
+    failure = first_line(evidence.failure_text, 200) or "(no failure message)"
+    return Diagnosis(
+        "stream_healthy",
+        f"stream healthy: the backend sent [{', '.join(dict.fromkeys(f.event for f in sent))}] and the page's "
+        f"listeners received every event; the failure is elsewhere: {failure}",
+    )
+
+
+def closed_before_terminal(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The page closed its EventSource in the listener of a status event, before any terminal event."""
+    log = evidence.eventsource
+    for close in log.closes:
+        before = [d for d in log.delivered() if d.source_id == close.source_id and d.message_event and d.t <= close.t]
+        if not before or any(d.type in contract.events.terminal for d in before):
+            continue
+        last = before[-1]
+        if last.type in contract.events.status and 0 <= close.t - last.t <= SAME_DISPATCH_S:
+            return Diagnosis(
+                "closed_before_terminal",
+                f"the page closed its EventSource in the listener of `{last.type}` "
+                f"({quote(contract.progress_text(last.payload()) or '')}), before any terminal event: it stops "
+                "listening before the generation ends",
+            )
+    return None
+
+
+def payload_misread(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The page received an event whose payload holds the contract's field, then showed an error that is
+    not the server's: it reads the payload at another path."""
+    server_messages = {
+        message
+        for _, frame in evidence.wire_events()
+        if frame.event == contract.events.error and (message := contract.error_message(frame.payload()))
+    }
+    alert = evidence.page_alert_text
+    if not alert or any(message in alert for message in server_messages):
+        return None
+    readers = {
+        **{
+            name: ("progress text", contract.payloads.progress_text, contract.progress_text)
+            for name in contract.events.status
+        },
+        contract.events.success: ("draft id", contract.payloads.draft_id, contract.draft_id),
+        contract.events.error: ("error message", contract.payloads.error_message, contract.error_message),
+    }
+    # The last event the page handled is the one whose handling showed the error.
+    for dispatch in reversed(evidence.eventsource.delivered()):
+        if not dispatch.message_event or dispatch.type not in readers:
+            continue
+        later_trouble = any(n.t >= dispatch.t for n in evidence.navigations) or any(
+            d.t >= dispatch.t and d.type == "error" and not d.message_event for d in evidence.eventsource.dispatches
+        )
+        if later_trouble or CONNECTION_LOST.search(alert):
+            return None  # the page moved on, or the connection failed after it: not this event's reading
+        what, path, read = readers[dispatch.type]
+        value = read(dispatch.payload())
+        if value is None or (dispatch.type == contract.events.error and value in alert):
+            return None
+        return Diagnosis(
+            "payload_misread",
+            f"the page received `{dispatch.type}` with its {what} at `{path}` ({quote(str(value), 60)}) and then "
+            f"showed {quote(alert)}: it reads the payload at another path than the contract's",
+        )
+    return None
+
+
+def second_eventsource(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The page opened more than one EventSource to one stream URL while the first was still open."""
+    by_path: dict[str, list[str]] = {}
+    for source in evidence.eventsource.sources:
+        by_path.setdefault(path_of(source.resolved_url), []).append(source.source_id)
+    for path, sources in by_path.items():
+        if len(sources) < 2:
+            continue
+        first = evidence.eventsource.sources[[s.source_id for s in evidence.eventsource.sources].index(sources[0])]
+        second = next(s for s in evidence.eventsource.sources if s.source_id == sources[1])
+        closed = evidence.closed_at(first)
+        if closed is None or closed > second.t:
+            return Diagnosis(
+                "second_eventsource",
+                f"the page opened {len(sources)} EventSources to {path} in one document (the second while the "
+                f"first was open): each holds its own connection and gets every event "
+                f"({evidence.connections_to(path)} stream connections)",
+            )
     return None

@@ -23,27 +23,43 @@ from harness.diagnosis._base import Diagnosis, Rule, first_line, is_cross_origin
 from harness.diagnosis._http import (
     compressed_stream,
     cors_blocked,
+    draft_mismatch,
     draft_not_loaded,
+    foreign_task_streamed,
     stream_broke,
     stream_headers_missing,
     stream_not_event_stream,
     unknown_task_stream,
 )
 from harness.diagnosis._page import (
+    closed_before_terminal,
+    duplicate_generation,
     endless_reconnects,
     gave_up_on_transport_error,
     page_error,
+    payload_misread,
     reconnect_after_end,
+    second_eventsource,
     server_error_as_connection_lost,
     status_not_rendered,
+    stream_healthy,
+    wrong_editor_route,
     wrong_field,
 )
-from harness.diagnosis._timing import buffered_stream, disconnect_not_noticed, idle_cut
+from harness.diagnosis._timing import (
+    buffered_stream,
+    disconnect_not_noticed,
+    idle_cut,
+    retry_too_long,
+    stream_kept_open_after_done,
+)
 from harness.diagnosis._wire import (
+    backend_sent_error,
     event_name_drift,
     event_without_data,
     named_event_mismatch,
     payload_drift,
+    stream_ending_drift,
     unterminated_event,
 )
 from harness.evidence import Evidence, describe_sequence, path_of
@@ -56,16 +72,23 @@ RULES: tuple[Rule, ...] = (
     stream_not_event_stream,
     compressed_stream,
     unknown_task_stream,
+    foreign_task_streamed,
     stream_broke,
     event_without_data,
     unterminated_event,
     event_name_drift,
+    stream_ending_drift,
     payload_drift,
     server_error_as_connection_lost,
     gave_up_on_transport_error,
     wrong_field,
+    payload_misread,
+    closed_before_terminal,
+    second_eventsource,
     draft_not_loaded,
+    wrong_editor_route,
     page_error,
+    duplicate_generation,
     disconnect_not_noticed,
     buffered_stream,
     stream_headers_missing,
@@ -73,6 +96,17 @@ RULES: tuple[Rule, ...] = (
     idle_cut,
     reconnect_after_end,
     endless_reconnects,
+    retry_too_long,
+    stream_kept_open_after_done,
+)
+
+# When no fault rule matched: what the evidence still says about where the failure lies. These
+# describe healthy streams (a backend error the page showed, a stream every event of which arrived),
+# so they may match on a passing run too, and only ever run after every fault rule stayed silent.
+LAST_RESORT: tuple[Rule, ...] = (
+    draft_mismatch,
+    backend_sent_error,
+    stream_healthy,
 )
 
 
@@ -119,14 +153,20 @@ def _summary(evidence: Evidence) -> Diagnosis:
     return Diagnosis("summary", "no rule matched: " + "; ".join(parts))
 
 
-def diagnose(evidence: Evidence, contract: AppContract | None = None, rules: Iterable[Rule] = RULES) -> Diagnosis:
-    """The first matching rule's diagnosis, or a plain summary; details end with the context.
+def diagnose(
+    evidence: Evidence,
+    contract: AppContract | None = None,
+    rules: Iterable[Rule] = RULES,
+    last_resort: Iterable[Rule] = LAST_RESORT,
+) -> Diagnosis:
+    """The first matching rule's diagnosis (fault rules, then the last-resort ones), or a plain summary;
+    details end with the context.
 
     `contract` is the app's contract the evidence was taken under (DRAFTS_API when none is given).
     """
     contract = contract or DRAFTS_API
     skipped: list[str] = []
-    for rule in rules:
+    for rule in (*rules, *last_resort):
         try:
             found = rule(evidence, contract)
         except Exception as error:  # noqa: BLE001 - a broken rule must not hide the test's own failure

@@ -11,7 +11,7 @@ from harness.diagnosis._base import (
     kinds,
     stream_header_hint,
 )
-from harness.evidence import Evidence, WireFrame
+from harness.evidence import Evidence, WireFrame, describe_sequence
 
 
 def _hint_for(frame: WireFrame, evidence: Evidence) -> str:
@@ -60,6 +60,13 @@ def buffered_stream(evidence: Evidence, contract: AppContract) -> Diagnosis | No
             )
     for stream in evidence.event_streams():
         age = evidence.collected_at - (stream.response_started_at or stream.opened_at)
+        if stream.ended_by is None and stream.status == 200 and not stream.events and stream.bytes_sent and age >= 2:
+            kinds_sent = describe_sequence(f.kind for f in stream.frames)
+            return Diagnosis(
+                "silent_stream",
+                f"the stream {stream.path} has been open {age:.1f} s and sent no event, only [{kinds_sent}]: the "
+                "backend does not send the state the page is waiting for",
+            )
         if stream.ended_by is None and stream.status == 200 and stream.bytes_sent == 0 and age >= STALLED_AGE_S:
             return Diagnosis(
                 "buffered_stream",
@@ -119,4 +126,43 @@ def idle_cut(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
             f"reconnected ({evidence.connections_to(stream.path)} stream connections): {why}; an idle timeout "
             "between backend and browser closes quiet streams",
         )
+    return None
+
+
+def stream_kept_open_after_done(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The backend sent `done` and did not end the response (it ended only when the client left, or not yet)."""
+    for stream in evidence.event_streams():
+        done = next((f for f in stream.events if f.event == contract.events.done), None)
+        if done is None:
+            continue
+        end = (
+            stream.closed_at if stream.ended_by is not None and stream.closed_at is not None else evidence.collected_at
+        )
+        held = end - done.t
+        if (stream.ended_by is None or stream.ended_by == "client_disconnect") and held >= STALLED_AGE_S:
+            how = "until the client left" if stream.ended_by else "and still holds it open"
+            return Diagnosis(
+                "stream_kept_open_after_done",
+                f"the backend sent `{done.event}` on {stream.path} and kept the response open {held:.1f} s {how}: "
+                "the stream must end after its last event (a client that does not close holds a connection for "
+                "nothing, and EventSource reconnects only when it ends)",
+            )
+    return None
+
+
+def retry_too_long(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The stream's `retry:` makes the browser wait far longer than the app declares before reconnecting."""
+    declared = contract.timings.retry_ms or 3000
+    dropped = any(d.type == "error" and not d.message_event for d in evidence.eventsource.dispatches)
+    for stream in evidence.streams:
+        for frame in stream.frames:
+            if frame.kind == "retry" and frame.retry_ms is not None and frame.retry_ms > max(10 * declared, 30_000):
+                if not dropped:
+                    return None
+                return Diagnosis(
+                    "retry_too_long",
+                    f"the stream {stream.path} sets `retry: {frame.retry_ms}` (the app declares {declared} ms): after "
+                    f"a dropped connection the browser waits {frame.retry_ms / 1000:.0f} s before reconnecting, so the "
+                    "page gives up or hangs first",
+                )
     return None

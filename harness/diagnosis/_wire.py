@@ -24,8 +24,13 @@ def _unheard_types(evidence: Evidence, contract: AppContract, streams: list[Wire
     listened = evidence.eventsource.listened_types()
     terminal = contract.events.terminal
     terminal_seen = [d.t for d in evidence.eventsource.delivered() if d.type in terminal]
-    page_end = min(terminal_seen) if terminal_seen else float("inf")
-    unheard = [d.type for d in evidence.eventsource.message_dispatches() if d.listeners_called == 0 and d.t <= page_end]
+    # Dispatch order, not time: `done` is often dispatched in the same millisecond as the terminal event.
+    unheard: list[str] = []
+    for dispatch in evidence.eventsource.message_dispatches():
+        if dispatch.listeners_called > 0 and dispatch.type in terminal:
+            break
+        if dispatch.listeners_called == 0:
+            unheard.append(dispatch.type)
     for stream in streams:
         source = evidence.source_for(stream)
         observed = set(source.observed_types) if source is not None else set()
@@ -61,6 +66,14 @@ def named_event_mismatch(evidence: Evidence, contract: AppContract) -> Diagnosis
     streams = [s for s in evidence.event_streams() if s.events]
     unheard = _unheard_types(evidence, contract, streams)
     deaf = not data_names & set(listened)
+    misnamed = [t for t in listened if t not in contract.events.all and t not in ("message", "open")]
+    missing = [n for n in contract.events.all if n not in listened and n != contract.events.done]
+    if misnamed and missing and not (streams and unheard):
+        return Diagnosis(
+            "named_event_mismatch",
+            f"the page listens for {', '.join(repr(t) for t in misnamed)}, which the app never sends, and not for "
+            f"{', '.join(repr(n) for n in missing)}: events of that name never reach the page (named-event mismatch)",
+        )
     if not deaf and not (streams and unheard):
         return None
     if not streams:
@@ -129,7 +142,11 @@ def event_name_drift(evidence: Evidence, contract: AppContract) -> Diagnosis | N
         return None
     missing = [
         what
-        for what, wanted in (("status", set(contract.events.status)), ("terminal", contract.events.terminal))
+        for what, wanted in (
+            ("status", set(contract.events.status)),
+            ("terminal", contract.events.terminal),
+            ("end", {contract.events.done}),
+        )
         if not wanted & names
     ]
     if not missing:
@@ -202,3 +219,49 @@ def payload_drift(evidence: Evidence, contract: AppContract) -> Diagnosis | None
 def _shown(evidence: Evidence, frame: WireFrame) -> str:
     shown = evidence.page_alert_text or evidence.page_status_text
     return f"; the page shows {quote(shown)}" if shown else ""
+
+
+def backend_sent_error(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The backend ended the generation with its error event (the task failed or expired on its side)."""
+    for stream in evidence.event_streams():
+        frame = next((f for f in stream.events if f.event == contract.events.error), None)
+        if frame is None:
+            continue
+        before = [f.event for f in stream.events[: stream.events.index(frame)]]
+        message = contract.error_message(frame.payload())
+        return Diagnosis(
+            "backend_sent_error",
+            f"the backend ended the generation with `{frame.event}` ({quote(message or frame.data or '')}) after "
+            f"[{describe_sequence(before)}] on {stream.path}: the failure is on the backend's side "
+            f"(the generation failed, or its task state expired){_shown(evidence, frame)}",
+        )
+    return None
+
+
+def stream_ending_drift(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """A stream the server ended whose contract events do not end with one terminal event, then `done`:
+    `done` missing or first, the terminal event missing or repeated, a status event after it."""
+    known = set(contract.events.all)
+    terminal, done = contract.events.terminal, contract.events.done
+    for stream in evidence.event_streams():
+        names = [f.event for f in stream.events if f.event in known]
+        if stream.ended_by != "server" or not names or not any(n in terminal or n == done for n in names):
+            continue
+        finals = [i for i, n in enumerate(names) if n in terminal]
+        problem = ""
+        if not finals:
+            problem = f"`{done}` came without a terminal event ({' or '.join(sorted(terminal))})"
+        elif names[finals[0] + 1 :] != [done]:
+            after = names[finals[0] + 1 :]
+            problem = (
+                f"after `{names[finals[0]]}` came [{describe_sequence(after)}] instead of `{done}` alone"
+                if after
+                else f"the stream ended after `{names[finals[0]]}` without `{done}`"
+            )
+        if problem:
+            return Diagnosis(
+                "stream_ending_drift",
+                f"the stream {stream.path} sent [{describe_sequence(names)}]: {problem}; the contract ends a "
+                f"generation with one terminal event, then `{done}`{_shown(evidence, stream.events[-1])}",
+            )
+    return None
