@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.mutants.catalogue import Mutant
-from harness.plugin._options import GateOptions
+from harness.plugin import GateOptions
 
 
 @pytest.fixture(scope="session")
