@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e.mutants.catalogue import CONTROL, all_mutants
+from harness.evidence import SCHEMA_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,7 +87,7 @@ def format_table(rows: Sequence[Row]) -> str:
 def format_operators(rows: Sequence[Row]) -> str:
     by_operator: dict[str, list[Row]] = {}
     for row in rows:
-        if row.side != "control":
+        if row.side not in ("control", "equivalent"):
             by_operator.setdefault(row.operator, []).append(row)
     table: list[tuple[str, ...]] = [("operator", "mutants", "killed", "kill rate", "named")]
     for operator, group in sorted(by_operator.items()):
@@ -97,10 +100,13 @@ def format_operators(rows: Sequence[Row]) -> str:
 
 
 def format_totals(rows: Sequence[Row], seconds: float) -> str:
-    mutants = [r for r in rows if r.side != "control"]
+    mutants = [r for r in rows if r.side not in ("control", "equivalent")]
     killed = [r for r in mutants if r.verdict == "killed"]
     named = sum(1 for r in killed if r.named)
     control = next((r.verdict for r in rows if r.side == "control"), "not run")
+    equivalents = [r for r in rows if r.side == "equivalent"]
+    passed = sum(1 for r in equivalents if r.verdict == "passed")
+    control += f"; equivalent controls {passed} of {len(equivalents)} passed"
     return (
         f"mutants: {len(killed)} of {len(mutants)} killed ({len(killed) / max(len(mutants), 1):.0%}); "
         f"{named} of {len(killed)} kills named specifically ({named / max(len(killed), 1):.0%}); "
@@ -127,11 +133,49 @@ def pytest_command(args: argparse.Namespace, report: Path) -> list[str]:
         f"--output={args.workdir / 'evidence'}",
         f"--junitxml={args.workdir / 'mutants.xml'}",
     ]
+    if args.record_samples is not None:
+        command.append("--gate-mutants-record")
     if args.workers > 0:
-        command += ["-n", str(args.workers), "--dist", "loadgroup"]
+        command += ["-n", str(args.workers), "--dist", "load"]
     else:
         command += ["-n", "0"]
     return [*command, *args.pytest_args]
+
+
+def _evidence_of(result: dict[str, Any], evidence_root: Path | None) -> str:
+    """The kill's evidence file: as the plugin reported it, else found by the test's output folder
+    (pytest-playwright names it after the node id)."""
+    if result.get("evidence"):
+        return str(result["evidence"])
+    if evidence_root is None or not result.get("failed"):
+        return ""
+    slug = re.sub(r"[^a-z0-9]+", "-", result["failed"][0].lower()).strip("-")
+    found = [d / "evidence.json" for d in evidence_root.glob(f"*{slug}") if (d / "evidence.json").is_file()]
+    return str(found[0]) if found else ""
+
+
+def _rule_of(evidence: Path) -> str:
+    diagnosis = evidence.with_name("diagnosis.txt")
+    return diagnosis.read_text(encoding="utf-8").split("]", 1)[0].lstrip("[") if diagnosis.is_file() else ""
+
+
+def record_samples(results: list[dict[str, Any]], folder: Path, evidence_root: Path | None = None) -> str:
+    """The evidence of each kill and of each passing control test, copied into `folder` with an index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index: dict[str, dict[str, str]] = {}
+    for result in results:
+        evidence = _evidence_of(result, evidence_root) if result["verdict"] == "killed" else ""
+        if evidence:
+            name = f"gate_{result['name']}"
+            shutil.copyfile(evidence, folder / f"{name}.json")
+            rule = result.get("rule") or _rule_of(Path(evidence))
+            index[name] = {"rule": rule, "line": result["diagnosis"], "operator": result["operator"]}
+        for test, evidence in result.get("healthy", {}).items():
+            name = "healthy_gate_" + test.split("[")[0].removeprefix("test_")
+            shutil.copyfile(evidence, folder / f"{name}.json")
+            index[name] = {"rule": "", "line": "", "operator": "control"}
+    (folder / "index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return f"mutants: recorded {len(index)} evidence samples (schema version {SCHEMA_VERSION}) into {folder}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,6 +195,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=REPO_ROOT / ".mutants",
         help="generated mutants, the results, the JUnit report and evidence (default .mutants/)",
     )
+    parser.add_argument(
+        "--record-samples",
+        type=Path,
+        nargs="?",
+        const=REPO_ROOT / "tests" / "evidence_samples",
+        default=None,
+        help="copy each kill's evidence (gate_<mutant>.json) and each control test's (healthy_gate_<test>.json) "
+        "into this folder (default tests/evidence_samples/), with index.json naming the rule of each",
+    )
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="do not run pytest: print the table (and record samples) from the last run's results.json",
+    )
     parser.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     args = parser.parse_args(argv)
 
@@ -167,21 +225,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown mutants {sorted(unknown)}; see --list")
 
     report = args.workdir / "results.json"
-    report.unlink(missing_ok=True)
-    count = len(args.only.split(",")) if args.only else len(catalogue)
-    print(f"mutants: {count} mutants + the control in one pytest session; files in {args.workdir}", flush=True)
     started = time.monotonic()
-    completed = subprocess.run(pytest_command(args, report), cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-    (args.workdir / "pytest.log").write_text(completed.stdout + completed.stderr, encoding="utf-8")
-    if not report.is_file():
-        print(completed.stdout[-3000:] + completed.stderr[-3000:], file=sys.stderr)
-        print(f"mutants: pytest wrote no results (exit {completed.returncode})", file=sys.stderr)
-        return 1
-    rows = [Row.from_json(r) for r in json.loads(report.read_text(encoding="utf-8"))["results"]]
+    if not args.from_results:
+        report.unlink(missing_ok=True)
+        count = len(args.only.split(",")) if args.only else len(catalogue)  # + the equivalent controls
+        print(f"mutants: {count} mutants + the control in one pytest session; files in {args.workdir}", flush=True)
+        command = pytest_command(args, report)
+        completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+        (args.workdir / "pytest.log").write_text(completed.stdout + completed.stderr, encoding="utf-8")
+        if not report.is_file():
+            print(completed.stdout[-3000:] + completed.stderr[-3000:], file=sys.stderr)
+            print(f"mutants: pytest wrote no results (exit {completed.returncode})", file=sys.stderr)
+            return 1
+    elif not report.is_file():
+        parser.error(f"--from-results: no {report}")
+    seconds = float(json.loads(report.read_text(encoding="utf-8"))["seconds"]) if args.from_results else 0.0
+    results = json.loads(report.read_text(encoding="utf-8"))["results"]
+    rows = [Row.from_json(r) for r in results]
+    if args.record_samples is not None:
+        print(record_samples(results, args.record_samples, args.workdir / "evidence"))
     print(format_table(rows))
     print()
     print(format_operators(rows))
-    print(format_totals(rows, time.monotonic() - started))
+    print(format_totals(rows, seconds or time.monotonic() - started))
     bad = [row for row in rows if not row.ok]
     for row in bad:
         why = f": {'; '.join(row.errors)[:300]}" if row.errors else ""

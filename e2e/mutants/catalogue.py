@@ -11,8 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from e2e.mutants.backends import BACKEND_MUTANTS
+from e2e.mutants.backends import BACKEND_MUTANTS, OPERATORS
 from e2e.mutants.clients import CLIENT_MUTANTS
+from e2e.mutants.generated_clients import client_mutants as generated_client_mutants
+from e2e.mutants.generated_clients import page_equivalents, page_mutants
+from e2e.mutants.logic import LOGIC_MUTANTS
+from e2e.mutants.wire import EQUIVALENTS, WIRE_CATALOGUE
 
 ORIGINAL_CLIENT = Path(__file__).resolve().parent / "clients" / "original_onmessage.js"
 BACKENDS_MODULE = "e2e.mutants.backends"
@@ -21,12 +25,16 @@ BACKENDS_MODULE = "e2e.mutants.backends"
 @dataclass(frozen=True)
 class Mutant:
     name: str
-    side: str  # "client", "backend", "page", or "control"
+    side: str  # "client", "backend", "page"; "control" and "equivalent" must pass
     operator: str  # the mutation operator that produced it ("regression" for the shipped client)
     summary: str
     sse_client: Path | None = None
     backend_app: str | None = None
     frontend_dir: Path | None = None
+
+    @property
+    def must_pass(self) -> bool:
+        return self.side in ("control", "equivalent")
 
 
 CONTROL = Mutant("(correct system)", "control", "control", "the real backend and the production client")
@@ -61,7 +69,7 @@ def client_mutants(workdir: Path) -> list[Mutant]:
             sse_client=ORIGINAL_CLIENT,
         )
     ]
-    for mutant in CLIENT_MUTANTS:
+    for mutant in (*CLIENT_MUTANTS, *generated_client_mutants()):
         path = workdir / "clients" / f"{mutant.name}.js"
         _write_atomically(path, mutant.render_production())
         mutants.append(Mutant(mutant.name, "client", mutant.operator or mutant.name, mutant.summary, sse_client=path))
@@ -69,17 +77,53 @@ def client_mutants(workdir: Path) -> list[Mutant]:
 
 
 def backend_mutants() -> list[Mutant]:
-    return [
+    """Generated wire mutants, then the hand-written transport and logic ones."""
+    mutants = [
+        Mutant(m.name, "backend", m.operator, m.summary, backend_app=f"e2e.mutants.wire:{m.name}")
+        for m in WIRE_CATALOGUE
+    ]
+    mutants += [
         Mutant(
             name,
             "backend",
-            getattr(factory, "operator", name),
+            OPERATORS.get(name, name),
             (factory.__doc__ or name).strip().splitlines()[0],
             backend_app=f"{BACKENDS_MODULE}:{name}",
         )
         for name, factory in BACKEND_MUTANTS.items()
     ]
+    mutants += [
+        Mutant(
+            name,
+            "backend",
+            str(getattr(factory, "operator", name)),
+            (factory.__doc__ or name).strip().splitlines()[0],
+            backend_app=f"e2e.mutants.logic:{name}",
+        )
+        for name, factory in LOGIC_MUTANTS.items()
+    ]
+    return mutants
+
+
+def page_side_mutants(workdir: Path) -> list[Mutant]:
+    return [
+        Mutant(p.name, "page", p.mutant.operator, p.mutant.summary, frontend_dir=p.write(workdir / "pages"))
+        for p in page_mutants()
+    ]
 
 
 def all_mutants(workdir: Path) -> list[Mutant]:
-    return client_mutants(workdir) + backend_mutants()
+    return client_mutants(workdir) + backend_mutants() + page_side_mutants(workdir)
+
+
+def equivalent_mutants(workdir: Path) -> list[Mutant]:
+    """Equivalent variants, run with the catalogue: each must pass like the control (a failure is a false alarm)."""
+    mutants = [
+        Mutant(m.name, "equivalent", m.operator, m.summary, backend_app=f"e2e.mutants.wire:{m.name}")
+        for m in EQUIVALENTS
+    ]
+    mutants += [
+        Mutant(p.name, "equivalent", p.mutant.operator, p.mutant.summary, frontend_dir=p.write(workdir / "pages"))
+        for p in page_equivalents()
+    ]
+    return mutants

@@ -2,9 +2,12 @@
 
 Each browser test is parametrized by a session-scoped `gate_mutant` (the control first), so pytest
 runs the tests grouped by mutant, swaps the servers between groups and launches the browser once.
-Fail-fast per mutant: once a test kills a mutant, its remaining tests are skipped; the control runs
-in full. Within a group the tests that kill the most run first. Under pytest-xdist, `--dist
-loadgroup` keeps each mutant on one worker (an `xdist_group` mark per mutant). The controller
+Fail-fast per mutant: once a test kills a mutant, its remaining tests are skipped; the control (and
+every equivalent variant) runs in full. Within a group the tests that kill the most run first.
+Under pytest-xdist, `--dist load` spreads every mutant over the workers; a kill is shared through
+a file per mutant in the work folder, so the other worker skips that mutant's remaining tests too
+(pytest-xdist's `loadgroup` would keep a mutant on one worker, but its groups are not applied to
+parametrized items here: measured with pytest-xdist 3.8). The controller
 collects one result per mutant (verdict, the killing test, the first diagnosis line) and writes
 them as JSON for `python -m e2e.mutants`, which prints the table.
 """
@@ -12,6 +15,7 @@ them as JSON for `python -m e2e.mutants`, which prints the table.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
@@ -21,12 +25,16 @@ from typing import Any
 import pytest
 
 from e2e.mutants import _fixtures
-from e2e.mutants.catalogue import CONTROL, Mutant, all_mutants
+from e2e.mutants.catalogue import CONTROL, Mutant, all_mutants, equivalent_mutants
+from harness.evidence import EVIDENCE_FILE
+from harness.recording import EvidenceCollector
 
 DIAGNOSIS_PREFIX = "[sse-gate] "
 FALLBACK_PREFIX = "no rule matched"
 _MUTANT_PROPERTY = "gate_mutant"
 _DIAGNOSIS_PROPERTY = "gate_diagnosis"
+_RULE_PROPERTY = "gate_rule"
+_EVIDENCE_PROPERTY = "gate_evidence_file"
 
 # Tests that kill the most mutants run first in each group (a kill ends the group early).
 KILLERS = (
@@ -44,6 +52,22 @@ KILLERS = (
 )
 
 
+# The equivalent variants run these scenarios (the flow, both outcomes, the wire checks, one
+# connection, a reconnect): where a harmless change of the wire or the page would raise a false
+# alarm. The whole suite for each of them would cost more than the rest of the catalogue.
+EQUIVALENT_SCENARIOS = (
+    "test_progress_appears_in_order_while_running_then_editor_shows_draft",
+    "test_backend_failure_message_is_shown_verbatim_without_redirect_or_reconnect",
+    "test_every_frame_is_named_has_data_and_matches_the_protocol",
+    "test_stream_headers_defeat_buffering_and_caching",
+    "test_one_stream_connection_per_generation_closed_by_the_page_on_success",
+    "test_page_listens_for_every_event_the_backend_sends_and_logs_no_errors",
+    "test_backend_restart_mid_generation_reconnects_and_finishes",
+    "test_heartbeats_keep_a_quiet_stream_alive_through_an_idle_timeout",
+    "test_last_progress_right_before_the_terminal_event_keeps_the_terminal_event_last",
+)
+
+
 @dataclass
 class MutantResult:
     name: str
@@ -55,11 +79,14 @@ class MutantResult:
     errors: list[str] = field(default_factory=list)
     skipped: int = 0
     diagnosis: str = ""  # the first failure's diagnosis line, without the prefix
+    rule: str = ""  # the rule that made it
+    evidence: str = ""  # the first failure's evidence.json
+    healthy: dict[str, str] = field(default_factory=dict)  # control: test -> its evidence.json (when recording)
     seconds: float = 0.0
 
     @property
     def verdict(self) -> str:
-        if self.side == "control":
+        if self.side in ("control", "equivalent"):
             return "passed" if not self.failed and not self.errors and self.passed else "FAILED"
         if self.failed:
             return "killed"
@@ -74,6 +101,7 @@ class MutantResult:
 @dataclass
 class _State:
     mutants: list[Mutant]
+    kills: Path  # one file per killed mutant, shared by the xdist workers
     killed: dict[str, str] = field(default_factory=dict)  # mutant -> the test that killed it
     results: dict[str, MutantResult] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -96,14 +124,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=2000,
         help="Playwright's expect timeout in the mutant session (default 2000; the control must pass with it)",
     )
+    group.addoption(
+        "--gate-mutants-record",
+        action="store_true",
+        help="also save the evidence of every passing control test (healthy samples) next to the failures'",
+    )
     group.addoption("--gate-mutants-report", default=None, help="write one result per mutant here (JSON)")
 
 
 def selected_mutants(config: pytest.Config) -> list[Mutant]:
     wanted = str(config.getoption("gate_mutants"))
-    catalogue = all_mutants(config.invocation_params.dir / str(config.getoption("gate_mutants_dir")))
+    workdir = config.invocation_params.dir / str(config.getoption("gate_mutants_dir"))
+    catalogue = all_mutants(workdir)
+    equivalents = equivalent_mutants(workdir)
     if wanted == "all":
-        return [CONTROL, *catalogue]
+        return [CONTROL, *equivalents, *catalogue]
+    catalogue += equivalents
     names = [name.strip() for name in wanted.split(",") if name.strip()]
     by_name = {m.name: m for m in catalogue}
     unknown = [name for name in names if name not in by_name and name != "control"]
@@ -116,11 +152,12 @@ def selected_mutants(config: pytest.Config) -> list[Mutant]:
 def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("gate_mutants", None):
         return
-    state = config.stash[_STATE] = _State(selected_mutants(config))
-    if not config.pluginmanager.hasplugin("xdist"):
-        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's group (only with --dist loadgroup)")
+    kills = config.invocation_params.dir / str(config.getoption("gate_mutants_dir")) / "kills"
+    state = config.stash[_STATE] = _State(selected_mutants(config), kills)
+    if not hasattr(config, "workerinput"):  # before any worker starts: no kill from an earlier session counts
+        shutil.rmtree(kills, ignore_errors=True)
+    kills.mkdir(parents=True, exist_ok=True)
     config.pluginmanager.register(_fixtures, "e2e.mutants._fixtures")
-    config.pluginmanager.register(_Groups(state), "e2e.mutants.groups")
     if not hasattr(config, "workerinput"):  # the controller, or the only process: it sees every report
         report = config.getoption("gate_mutants_report")
         path = config.invocation_params.dir / str(report) if report else None
@@ -157,28 +194,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for _, item in sorted(enumerate(items), key=key)]
 
 
-class _Groups:
-    """A second `pytest_collection_modifyitems`, tryfirst: pytest-xdist reads the `xdist_group` marks in
-    its own hook, so they must be set before it runs. One group per mutant keeps its tests on one worker,
-    in order, so fail-fast holds; the control has no group and is spread over the workers."""
-
-    def __init__(self, state: _State) -> None:
-        self.order = {m.name: index for index, m in enumerate(state.mutants)}
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        for item in items:
-            mutant = _mutant_of(item)
-            if mutant is not None and mutant is not CONTROL:
-                item.add_marker(pytest.mark.xdist_group(name=f"mutant-{self.order[mutant.name]:03d}"))
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     state = item.config.stash.get(_STATE, None)
     mutant = _mutant_of(item)
-    if state is not None and mutant is not None and mutant.name in state.killed:
-        pytest.skip(f"mutant {mutant.name} already killed by {state.killed[mutant.name]}")
+    if state is None or mutant is None or mutant is CONTROL:
+        return
+    if mutant.must_pass:
+        if getattr(item, "originalname", item.name) not in EQUIVALENT_SCENARIOS:
+            pytest.skip("an equivalent variant runs the core scenarios only (EQUIVALENT_SCENARIOS)")
+        return
+    kill = state.kills / mutant.name
+    if mutant.name in state.killed or kill.is_file():
+        pytest.skip(f"mutant {mutant.name} already killed by {state.killed.get(mutant.name) or kill.read_text()}")
 
 
 def _diagnosis_line(report: pytest.TestReport) -> str:
@@ -200,10 +228,20 @@ def pytest_runtest_makereport(
     if state is None or mutant is None:
         return report
     report.user_properties.append((_MUTANT_PROPERTY, mutant.name))
+    collector = item.stash.get(EvidenceCollector.STASH_KEY, None)
     if report.failed and report.when == "call":
         report.user_properties.append((_DIAGNOSIS_PROPERTY, _diagnosis_line(report)))
-        if mutant is not CONTROL:
+        if collector is not None and (collector.output_dir / EVIDENCE_FILE).is_file():
+            report.user_properties.append((_EVIDENCE_PROPERTY, str(collector.output_dir / EVIDENCE_FILE)))
+            rule = (collector.output_dir / "diagnosis.txt").read_text(encoding="utf-8").split("]", 1)[0].lstrip("[")
+            report.user_properties.append((_RULE_PROPERTY, rule))
+        if not mutant.must_pass:
             state.killed.setdefault(mutant.name, item.nodeid)
+            (state.kills / mutant.name).write_text(item.nodeid, encoding="utf-8")
+    elif report.passed and report.when == "call" and mutant is CONTROL and collector is not None:
+        if item.config.getoption("gate_mutants_record"):
+            saved = collector.evidence().save(collector.output_dir)
+            report.user_properties.append((_EVIDENCE_PROPERTY, str(saved)))
     return report
 
 
@@ -220,10 +258,14 @@ def _record(state: _State, report: pytest.TestReport) -> None:
     test = report.nodeid.split("::")[-1]
     if report.when == "call" and report.passed:
         result.passed += 1
+        if _EVIDENCE_PROPERTY in properties:
+            result.healthy[test] = str(properties[_EVIDENCE_PROPERTY])
     elif report.failed and report.when == "call":
         result.failed.append(test)
         if not result.diagnosis:
             result.diagnosis = str(properties.get(_DIAGNOSIS_PROPERTY, ""))
+            result.rule = str(properties.get(_RULE_PROPERTY, ""))
+            result.evidence = str(properties.get(_EVIDENCE_PROPERTY, ""))
     elif report.failed:
         last = report.longreprtext.splitlines()[-1][:200] if report.longreprtext else ""
         result.errors.append(f"{test} ({report.when}): {last}")
