@@ -12,16 +12,20 @@ Rules without a mutant of their own are tested on a healthy sample edited into t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.diagnosis import RULES, Diagnosis, Rule, diagnose
+from harness.contract import DRAFTS_API, AppContract, EventNames, PayloadPaths
+from harness.diagnosis import FILES, LAST_RESORT, RULES, Diagnosis, Rule, diagnose, summary, write_report
 from harness.evidence import (
+    SCHEMA_VERSION,
     ConsoleEntry,
     Evidence,
+    EvidenceSchemaError,
     HttpExchange,
     Navigation,
     PageClose,
@@ -42,10 +46,10 @@ RECORDED: dict[str, tuple[str, list[str]]] = {
             "'message' (onmessage): 0 of 6 delivered (named-event mismatch)"
         ],
     ),
-    "gate_original_onmessage": ("named_event_mismatch", ["only for 'message' (onmessage): 0 of 2 delivered"]),
+    "gate_original_onmessage": ("named_event_mismatch", ["only for 'message' (onmessage): 0 of "]),
     "gate_drops_progress": ("named_event_mismatch", ["1 of 2 delivered; no listener for 'progress'"]),
-    "gate_unnamed_events": ("payload_drift", ["without an `event:` name"]),
-    "gate_renamed_success": ("payload_drift", ["event `complete`, which is not in the protocol"]),
+    "gate_unnamed_events": ("event_name_drift", ["without an `event:` name"]),
+    "gate_renamed_success": ("event_name_drift", ["event `complete`, which is not in the contract"]),
     "gate_done_without_data": ("event_without_data", ["1 event(s) without a data line [done]"]),
     "gate_first_progress_only": (
         "status_not_rendered",
@@ -83,26 +87,44 @@ RECORDED: dict[str, tuple[str, list[str]]] = {
     "gate_no_accel_headers": ("stream_headers_missing", ["lacks x-accel-buffering: no"]),
     "gate_no_cors_on_stream": ("cors_blocked", ["has no Access-Control-Allow-Origin for the page origin"]),
     "gate_no_heartbeats": ("idle_cut", ["cut from the client side after 0.5 s", "no heartbeat comments"]),
-    "gate_success_before_saved": ("success_before_saved", ["answered 404", "after the backend sent `success`"]),
+    "gate_success_before_saved": ("draft_not_loaded", ["answered 404", "after the backend sent `success`"]),
 }
 
-HEALTHY = sorted(p.stem for p in SAMPLES.glob("healthy*.json"))
+HEALTHY = sorted(p.stem for p in SAMPLES.glob("healthy*.json"))  # passing tests: no fault rule may fire
 
 
 def load(name: str) -> Evidence:
-    return Evidence.from_json(json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8")))
+    return Evidence.load(SAMPLES / f"{name}.json")
 
 
-def _rule(name: str) -> Rule:
-    return next(rule for rule in RULES if rule.__name__ == name)
+def _raw(name: str) -> Rule:
+    return next(rule for rule in (*RULES, *LAST_RESORT) if rule.__name__ == name)
+
+
+def _rule(name: str) -> Callable[[Evidence], Diagnosis | None]:
+    """The rule called `name`, applied under our app's contract."""
+    rule = _raw(name)
+    return lambda evidence: rule(evidence, DRAFTS_API)
 
 
 # --- Recorded evidence ------------------------------------------------------------------------------
 
 
+# Written by `python -m e2e.mutants --record-samples`: sample -> the rule that diagnosed it when recorded.
+INDEX: dict[str, dict[str, str]] = (
+    json.loads((SAMPLES / "index.json").read_text(encoding="utf-8")) if (SAMPLES / "index.json").is_file() else {}
+)
+
+
 def test_every_recorded_sample_has_an_expectation() -> None:
-    on_disk = {p.stem for p in SAMPLES.glob("*.json")} - set(HEALTHY)
-    assert on_disk == set(RECORDED), on_disk ^ set(RECORDED)
+    on_disk = {p.stem for p in SAMPLES.glob("*.json")} - set(HEALTHY) - {"index"}
+    assert on_disk <= set(RECORDED) | set(INDEX), on_disk - set(RECORDED) - set(INDEX)
+
+
+@pytest.mark.parametrize("sample", sorted(name for name, entry in INDEX.items() if entry["rule"]))
+def test_a_re_recorded_kill_is_still_diagnosed_by_the_same_rule(sample: str) -> None:
+    """Fails if: a rule change moves a recorded kill to another rule (or to the fallback) unnoticed."""
+    assert diagnose(load(sample)).rule == INDEX[sample]["rule"], INDEX[sample]["line"]
 
 
 @pytest.mark.parametrize("sample", sorted(RECORDED))
@@ -117,9 +139,10 @@ def test_recorded_failure_is_explained(sample: str) -> None:
 @pytest.mark.parametrize("sample", HEALTHY)
 def test_no_rule_fires_on_a_healthy_run(sample: str) -> None:
     evidence = load(sample)
-    fired = {rule.__name__: found.line for rule in RULES if (found := rule(evidence)) is not None}
+    fired = {rule.__name__: found.line for rule in RULES if (found := rule(evidence, DRAFTS_API)) is not None}
     assert fired == {}
-    assert diagnose(evidence).rule == "summary"
+    # A healthy stream is described, never blamed: only a last-resort line or the plain summary.
+    assert diagnose(evidence).rule in {"summary", *(rule.__name__ for rule in LAST_RESORT)}
 
 
 def test_healthy_samples_cover_the_happy_path_and_recoveries() -> None:
@@ -208,7 +231,7 @@ def test_payload_with_a_renamed_field(healthy: Evidence) -> None:
     _replace_frame(healthy, "success", data=json.dumps(payload))
     found = _rule("payload_drift")(healthy)
     assert found is not None
-    assert "`success` with data that does not match CompleteEvent: draft: Field required" in found.line
+    assert "`success` with data that has no `draft.id` (the draft id)" in found.line
     assert "payload keys: type, result" in found.line
 
 
@@ -246,9 +269,9 @@ def test_success_before_saved(healthy: Evidence) -> None:
     t = _frame(healthy, "success").t + 0.05
     lookup = HttpExchange(exchange_id=99, method="GET", path="/v1/drafts/d-42", query="", t=t, status=200)
     healthy.http_exchanges.append(lookup)
-    assert _rule("success_before_saved")(healthy) is None
+    assert _rule("draft_not_loaded")(healthy) is None
     healthy.http_exchanges.append(replace(lookup, exchange_id=100, status=404))
-    found = _rule("success_before_saved")(healthy)
+    found = _rule("draft_not_loaded")(healthy)
     assert found is not None and "GET /v1/drafts/d-42 answered 404 0.05 s after" in found.line
 
 
@@ -395,12 +418,24 @@ def test_first_matching_rule_wins() -> None:
 
 def test_summary_when_no_rule_matches(healthy: Evidence) -> None:
     healthy.console.append(ConsoleEntry(type="error", text="Something odd", t=0.0))
+    healthy.eventsource.dispatches = []  # nothing reached the page, and no rule knows why
     diagnosis = diagnose(healthy)
     assert diagnosis.rule == "summary"
     assert diagnosis.line == (
         "no rule matched: backend sent [started, progress x3, success, done]; page received "
-        "[started, progress x3, success]; 1 stream connection(s); last console error: Something odd"
+        "[]; 1 stream connection(s); last console error: Something odd"
     )
+
+
+def test_a_healthy_stream_says_so_and_names_the_failure_elsewhere(healthy: Evidence) -> None:
+    """Fails if: a failure away from the stream (an editor field, an input) gets the fallback summary."""
+    healthy.failure_text = "Locator expected to have value 'Body text'\nActual value: ''"
+    diagnosis = diagnose(healthy)
+    assert diagnosis.rule == "stream_healthy"
+    assert diagnosis.line.startswith("stream healthy: the backend sent [started, progress, success, done]")
+    assert diagnosis.line.endswith("the failure is elsewhere: Locator expected to have value 'Body text'")
+    healthy.eventsource.dispatches = healthy.eventsource.dispatches[:1]  # events lost: not healthy
+    assert _raw("stream_healthy")(healthy, DRAFTS_API) is None
 
 
 def test_details_carry_the_context(healthy: Evidence) -> None:
@@ -412,11 +447,11 @@ def test_details_carry_the_context(healthy: Evidence) -> None:
 
 
 def test_a_crashing_rule_is_skipped_not_raised(healthy: Evidence) -> None:
-    def broken(evidence: Evidence) -> Diagnosis | None:
+    def broken(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
         raise KeyError("boom")
 
     diagnosis = diagnose(healthy, rules=[broken, *RULES])
-    assert diagnosis.rule == "summary"
+    assert diagnosis.rule == "stream_healthy"
     assert "rule broken skipped: KeyError: 'boom'" in diagnosis.details
 
 
@@ -431,18 +466,9 @@ def test_empty_evidence_gets_a_summary() -> None:
 def test_write_produces_every_file_and_loads_back(tmp_path: Path) -> None:
     evidence = load("named_event_mismatch")
     evidence.backend_log = ["INFO drafts_api: stream opened"]
-    out = evidence.write(tmp_path / "case")
+    out = write_report(evidence, diagnose(evidence), tmp_path / "case")
     names = {p.name for p in out.iterdir()}
-    assert names == {
-        "wire.jsonl",
-        "streams.json",
-        "page-eventsource.json",
-        "console.log",
-        "requests.json",
-        "backend.log",
-        "diagnosis.txt",
-        "evidence.json",
-    }
+    assert names == set(FILES)
     rows = [json.loads(line) for line in (out / "wire.jsonl").read_text().splitlines()]
     assert len(rows) == sum(len(s.frames) for s in evidence.streams)
     assert {"stream", "path", "wall", "t", "kind", "event", "data", "id"} <= set(rows[0])
@@ -455,6 +481,252 @@ def test_write_produces_every_file_and_loads_back(tmp_path: Path) -> None:
 
 
 def test_summary_is_a_few_lines_led_by_the_diagnosis() -> None:
-    summary = load("named_event_mismatch").summary().splitlines()
-    assert summary[0].startswith("diagnosis: backend sent named events [started, progress x3, success, done]")
-    assert 3 <= len(summary) <= 5
+    evidence = load("named_event_mismatch")
+    lines = summary(evidence, diagnose(evidence)).splitlines()
+    assert lines[0].startswith("diagnosis: backend sent named events [started, progress x3, success, done]")
+    assert 3 <= len(lines) <= 5
+
+
+def test_the_report_uses_the_diagnosis_it_is_given(tmp_path: Path) -> None:
+    """Fails if: the report diagnoses again instead of showing the one diagnosis made per failure."""
+    evidence = load("named_event_mismatch")
+    given = Diagnosis("given_rule", "the line the collector computed", ["a detail"])
+    out = write_report(evidence, given, tmp_path / "case")
+    assert (out / "diagnosis.txt").read_text() == "[given_rule] the line the collector computed\n  - a detail\n"
+    assert summary(evidence, given).splitlines()[0] == "diagnosis: the line the collector computed"
+
+
+def test_evidence_of_another_schema_version_is_refused_naming_both(tmp_path: Path) -> None:
+    data = load("healthy").to_json()
+    data.pop("schema_version")  # as the files written before the field existed
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    with pytest.raises(EvidenceSchemaError, match=f"schema version 1, this harness reads version {SCHEMA_VERSION}"):
+        Evidence.load(tmp_path / "old.json")
+    data["schema_version"] = SCHEMA_VERSION + 1
+    with pytest.raises(EvidenceSchemaError, match=f"version {SCHEMA_VERSION + 1}, this harness reads"):
+        Evidence.from_json(data)
+
+
+def test_evidence_does_not_import_the_diagnosis() -> None:
+    """Fails if: evidence and diagnosis import each other again (evidence is plain data)."""
+    import ast
+
+    package = Path(__file__).parents[1] / "harness" / "evidence"
+    imported = {
+        node.module or ""
+        for module in package.glob("*.py")
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert not {name for name in imported if name.startswith(("harness.diagnosis", "harness.recording"))}
+
+
+# --- Ranked by cause, read from the contract --------------------------------------------------------
+
+DIAGNOSIS_PACKAGE = Path(__file__).parents[1] / "harness" / "diagnosis"
+
+
+def test_no_rule_holds_an_app_specific_literal() -> None:
+    """Fails if: a rule hard-codes our app's routes, models or names instead of reading the contract."""
+    for module in DIAGNOSIS_PACKAGE.glob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        for literal in ("/drafts/", "/v1/", "StatusEvent", "CompleteEvent", "drafts_api", "spring-launch"):
+            assert literal not in text, f"{module.name} contains {literal!r}"
+
+
+def test_diagnosis_and_evidence_modules_stay_small() -> None:
+    for module in [*DIAGNOSIS_PACKAGE.glob("*.py"), *DIAGNOSIS_PACKAGE.with_name("evidence").glob("*.py")]:
+        lines = len(module.read_text(encoding="utf-8").splitlines())
+        assert lines <= 400, f"{module.name}: {lines} lines"
+
+
+def test_payload_paths_come_from_the_contract(healthy: Evidence) -> None:
+    """A success payload of another shape is drift for our contract and healthy for one that says so."""
+    success = _frame(healthy, "success")
+    payload = json.loads(success.data or "")
+    payload["result"] = {"draft_ref": payload.pop("draft")["id"]}
+    _replace_frame(healthy, "success", data=json.dumps(payload))
+    found = _rule("payload_drift")(healthy)
+    assert found is not None and "no `draft.id` (the draft id)" in found.line
+    theirs = replace(DRAFTS_API, name="theirs", payloads=PayloadPaths(draft_id="result.draft_ref"))
+    assert _raw("payload_drift")(healthy, theirs) is None
+
+
+def test_event_names_come_from_the_contract(healthy: Evidence) -> None:
+    """The same wire is drift under our names and healthy under a contract that names `success` `complete`."""
+    _replace_frame(healthy, "success", event="complete")
+    found = _rule("event_name_drift")(healthy)
+    assert found is not None and "event `complete`, which is not in the contract" in found.line
+    theirs = replace(DRAFTS_API, name="theirs", events=EventNames(success="complete"))
+    assert _raw("event_name_drift")(healthy, theirs) is None
+
+
+def test_extra_unknown_events_next_to_the_contracts_are_no_drift(healthy: Evidence) -> None:
+    stream = _stream(healthy)
+    stream.frames = [*stream.frames[:2], WireFrame(t=stream.frames[1].t, kind="event", event="tick", data="{}")]
+    stream.frames += _stream(load("healthy")).frames[2:]
+    assert _rule("event_name_drift")(healthy) is None
+
+
+def test_a_listener_mismatch_outranks_a_payload_difference() -> None:
+    """Fails if: on the production client the first line names a payload instead of onmessage."""
+    evidence = load("named_event_mismatch")
+    stream = evidence.streams[0]
+    stream.frames = [replace(f, data='{"type": "complete"}') if f.event == "success" else f for f in stream.frames]
+    assert _rule("payload_drift")(evidence) is not None
+    assert diagnose(evidence).rule == "named_event_mismatch"
+
+
+def test_a_page_deaf_to_the_contracts_names_is_named_even_without_events(healthy: Evidence) -> None:
+    """The production client on a stream that sent nothing (a 404, a saved draft): still onmessage first."""
+    evidence = load("named_event_mismatch")
+    for stream in evidence.streams:
+        stream.frames = []
+    found = diagnose(evidence)
+    assert found.rule == "named_event_mismatch", found.line
+    assert "only for 'message' (onmessage)" in found.line and "never reaches onmessage" in found.line
+    assert _rule("named_event_mismatch")(healthy) is None
+
+
+@pytest.mark.parametrize("status", [404, 405, 500])
+def test_an_editor_that_cannot_load_its_draft_is_named_whatever_the_status(healthy: Evidence, status: int) -> None:
+    t = _frame(healthy, "success").t + 0.05
+    healthy.http_exchanges.append(
+        HttpExchange(exchange_id=99, method="GET", path="/v1/drafts/d-42", query="", t=t, status=status)
+    )
+    found = diagnose(healthy)
+    assert found.rule == "draft_not_loaded", found.line
+    assert f"GET /v1/drafts/d-42 answered {status}" in found.line
+
+
+# --- Rules for the classes the generated mutants reach ------------------------------------------------
+
+STREAM = DRAFTS_API.stream.fill(campaign_id="spring-launch", task_id="t-1")
+
+
+def _generate_exchange(t: float, campaign: str = "spring-launch", task_id: str = "t-1") -> HttpExchange:
+    path = DRAFTS_API.generate.fill(campaign_id=campaign)
+    body = json.dumps({"task_id": task_id, "stream_url": STREAM})
+    return HttpExchange(exchange_id=90, method="POST", path=path, query="", t=t, status=202, body_excerpt=body)
+
+
+def test_a_task_streamed_under_another_campaign_is_named(healthy: Evidence) -> None:
+    stream = _stream(healthy)
+    healthy.http_exchanges.append(_generate_exchange(stream.opened_at - 0.1))
+    stream.path = DRAFTS_API.stream.fill(campaign_id="spring-launch", task_id="t-1")
+    assert _rule("foreign_task_streamed")(healthy) is None
+    stream.path = DRAFTS_API.stream.fill(campaign_id="other-campaign", task_id="t-1")
+    found = _rule("foreign_task_streamed")(healthy)
+    assert found is not None and "created under campaign 'spring-launch', under campaign 'other-campaign'" in found.line
+
+
+def test_two_generations_in_one_test_are_named(healthy: Evidence) -> None:
+    healthy.http_exchanges.append(_generate_exchange(1.0))
+    assert _rule("duplicate_generation")(healthy) is None
+    healthy.http_exchanges.append(replace(_generate_exchange(1.2), exchange_id=91))
+    found = _rule("duplicate_generation")(healthy)
+    assert found is not None and found.line.startswith("the page started 2 generations")
+
+
+def test_an_editor_on_another_route_is_named(healthy: Evidence) -> None:
+    after = _frame(healthy, "success").t + 0.01
+    healthy.navigations.append(Navigation(url="http://127.0.0.1:1/dashboard/draft/d-42/edit", t=after))
+    found = _rule("wrong_editor_route")(healthy)
+    assert found is not None and "went to /dashboard/draft/d-42/edit, not the editor route" in found.line
+
+
+def test_another_draft_served_is_stream_healthy_and_names_the_draft(healthy: Evidence) -> None:
+    t = _frame(healthy, "success").t + 0.05
+    payload = _frame(healthy, "success").payload()
+    stale = {**payload["draft"], "id": "d-41", "title": "An older draft"}
+    healthy.http_exchanges.append(
+        HttpExchange(98, "GET", "/v1/drafts/d-42", "", t, status=200, body_excerpt=json.dumps(stale))
+    )
+    found = diagnose(healthy)
+    assert found.rule == "draft_mismatch", found.line
+    assert found.line.startswith("stream healthy: `success` announced draft 'd-42'")
+    assert "answered draft 'd-41' titled 'An older draft'" in found.line
+
+
+def test_a_stream_kept_open_after_done_is_named(healthy: Evidence) -> None:
+    stream = _stream(healthy)
+    done = _frame(healthy, "done")
+    assert _rule("stream_kept_open_after_done")(healthy) is None
+    stream.ended_by, stream.closed_at = None, None
+    healthy.collected_at = done.t + 3.0
+    found = _rule("stream_kept_open_after_done")(healthy)
+    assert found is not None and "kept the response open 3.0 s and still holds it open" in found.line
+
+
+def test_a_huge_retry_is_named_when_the_connection_dropped(healthy: Evidence) -> None:
+    _replace_frame(healthy, "", retry_ms=60000)  # the retry frame has no event name
+    assert _rule("retry_too_long")(healthy) is None, "no dropped connection: the retry never mattered"
+    source = healthy.eventsource.sources[0].source_id
+    healthy.eventsource.dispatches.append(PageDispatch(source_id=source, type="error", t=5.0, ready_state=0))
+    found = _rule("retry_too_long")(healthy)
+    assert found is not None and "`retry: 60000`" in found.line
+
+
+def test_a_backend_error_is_the_last_resort_line(healthy: Evidence) -> None:
+    message = "This generation task no longer exists."
+    _replace_frame(healthy, "success", event="error", data=json.dumps({"type": "error", "message": message}))
+    found = _raw("backend_sent_error")(healthy, DRAFTS_API)
+    assert found is not None and f"ended the generation with `error` ({message!r}) after [started" in found.line
+
+
+@pytest.mark.parametrize(
+    ("shown", "why"),
+    [
+        ("Starting... Analyzing the brief...", "adds each status to the previous text"),
+        ("Use bold here", "renders the server's text as HTML"),
+    ],
+)
+def test_a_status_shown_otherwise_than_received_is_named(shown: str, why: str) -> None:
+    evidence = load("gate_first_progress_only")
+    last = [d for d in evidence.eventsource.delivered() if d.message_event][-1]
+    message = "Analyzing the brief..." if "Starting" in shown else "Use <b>bold</b> here"
+    data = json.dumps({"type": "status", "message": message})
+    evidence.eventsource.dispatches = [
+        replace(d, data=data) if d is last else d for d in evidence.eventsource.dispatches
+    ]
+    evidence.page_status_text = shown
+    found = _rule("status_not_rendered")(evidence)
+    assert found is not None and why in found.line
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ("drop_done", "the stream ended after `success` without `done`"),
+        ("drop_success", "`done` came without a terminal event"),
+        ("duplicate_success", "after `success` came [success, done] instead of `done` alone"),
+        ("progress_after_success", "after `success` came [progress, done] instead of `done` alone"),
+    ],
+)
+def test_a_stream_that_does_not_end_with_one_terminal_event_then_done_is_named(
+    healthy: Evidence, edit: str, problem: str
+) -> None:
+    stream = _stream(healthy)
+    assert _rule("stream_ending_drift")(healthy) is None
+    success, done = _frame(healthy, "success"), _frame(healthy, "done")
+    others = [f for f in stream.frames if f not in (success, done)]
+    progress = _frame(healthy, "progress")
+    stream.frames = {
+        "drop_done": [*others, success],
+        "drop_success": [*others, done],
+        "duplicate_success": [*others, success, success, done],
+        "progress_after_success": [*others, success, progress, done],
+    }[edit]
+    found = _rule("stream_ending_drift")(healthy)
+    assert found is not None and problem in found.line
+
+
+def test_a_stream_open_without_any_event_is_named(healthy: Evidence) -> None:
+    stream = _stream(healthy)
+    stream.frames = [f for f in stream.frames if f.kind != "event"]
+    stream.ended_by, stream.closed_at = None, None
+    healthy.eventsource.closes, healthy.navigations = [], []
+    healthy.collected_at = stream.opened_at + 3.0
+    found = diagnose(healthy)
+    assert found.rule == "silent_stream", found.line
+    assert "sent no event, only [retry, comment" in found.line

@@ -1,29 +1,37 @@
-"""The mutant catalogue and runner, without a browser: do the mutants still apply, does the table tell the truth."""
+"""The mutant catalogue and its one-session runner, without a browser: do the mutants still apply, does the
+plugin group, fail fast and report, does the table tell the truth."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drafts_api.settings import Settings
-from e2e.mutants.__main__ import CONTROL, RunResult, format_table, read_junit
+from e2e.mutants.__main__ import Row, format_operators, format_table, format_totals, record_samples
 from e2e.mutants.backends import BACKEND_MUTANTS
-from e2e.mutants.catalogue import Mutant, all_mutants
+from e2e.mutants.catalogue import all_mutants
 from e2e.mutants.clients import CLIENT_MUTANTS, PRODUCTION_CLIENT, ClientMutant, MutantDrift
+from e2e.mutants.generated_clients import client_mutants as generated_client_mutants
+from e2e.mutants.generated_clients import page_equivalents, page_mutants
+from e2e.mutants.logic import LOGIC_MUTANTS
+from e2e.mutants.wire import WIRE_MUTANTS, _HoldBack, parse_frames, render_frames
 from harness.scripting import ScriptedGenerator
 from harness.state import FakeRedisProvider
 
 
-def test_catalogue_has_at_least_twelve_named_mutants_on_both_sides(tmp_path: Path) -> None:
+def test_catalogue_has_named_mutants_on_both_sides(tmp_path: Path) -> None:
     mutants = all_mutants(tmp_path)
     names = [mutant.name for mutant in mutants]
     assert len(names) == len(set(names)) >= 12
-    assert {mutant.side for mutant in mutants} == {"client", "backend"}
+    assert {mutant.side for mutant in mutants} >= {"client", "backend"}
     assert "original_onmessage" in names
+    assert all(mutant.operator for mutant in mutants)
 
 
-@pytest.mark.parametrize("mutant", CLIENT_MUTANTS, ids=lambda m: m.name)
+@pytest.mark.parametrize("mutant", [*CLIENT_MUTANTS, *generated_client_mutants()], ids=lambda m: m.name)
 def test_every_client_mutant_still_applies_to_the_production_client(mutant: ClientMutant, tmp_path: Path) -> None:
     """Fails if: the production client changed under a mutant (it would silently test nothing new)."""
     source = PRODUCTION_CLIENT.read_text(encoding="utf-8")
@@ -38,43 +46,147 @@ def test_a_mutant_that_no_longer_applies_names_itself() -> None:
         mutant.render("export function subscribeToDraftGeneration() {}")
 
 
-@pytest.mark.parametrize("name", sorted(BACKEND_MUTANTS))
+@pytest.mark.parametrize("name", sorted({**BACKEND_MUTANTS, **WIRE_MUTANTS, **LOGIC_MUTANTS}))
 def test_every_backend_mutant_builds_an_app_from_the_harness_parts(name: str) -> None:
     provider = FakeRedisProvider()
-    app = BACKEND_MUTANTS[name](
-        settings=Settings(), generator=ScriptedGenerator(), redis_factory=provider.async_client, runner=None
-    )
+    factory = {**BACKEND_MUTANTS, **WIRE_MUTANTS, **LOGIC_MUTANTS}[name]
+    app = factory(settings=Settings(), generator=ScriptedGenerator(), redis_factory=provider.async_client, runner=None)
     assert callable(app)
 
 
-JUNIT = """<?xml version="1.0" encoding="utf-8"?>
-<testsuites><testsuite name="pytest" tests="3">
-  <testcase classname="e2e.test_a" name="test_ok[chromium]" time="1.0"/>
-  <testcase classname="e2e.test_a" name="test_flow[chromium]" time="1.0">
-    <failure message="[sse-gate] backend sent named events [progress] | AssertionError: Locator">...</failure>
-  </testcase>
-  <testcase classname="e2e.test_a" name="test_other[chromium]" time="1.0">
-    <failure message="AssertionError: plain">...</failure>
-  </testcase>
-</testsuite></testsuites>
+def test_the_catalogue_is_generated_by_operators_on_every_side(tmp_path: Path) -> None:
+    mutants = all_mutants(tmp_path)
+    assert len(mutants) >= 60
+    assert {m.side for m in mutants} == {"client", "backend", "page"}
+    operators = {m.operator for m in mutants}
+    assert len(operators) >= 25, sorted(operators)
+
+
+@pytest.mark.parametrize("page", [*page_mutants(), *page_equivalents()], ids=lambda p: p.name)
+def test_every_page_mutant_applies_to_the_stub_page(page: object, tmp_path: Path) -> None:
+    folder = page.write(tmp_path)  # type: ignore[attr-defined]
+    assert (folder / "app.js").read_text().startswith("// MUTANT: ") and (folder / "index.html").is_file()
+
+
+def test_wire_frames_round_trip_and_a_held_back_event_is_overtaken() -> None:
+    chunk = b'retry: 250\r\nevent: progress\r\ndata: {"m":1}\r\n\r\n: heartbeat\r\n\r\n'
+    assert render_frames(parse_frames(chunk)) == chunk
+    assert render_frames(parse_frames(chunk), "\n") == chunk.replace(b"\r\n", b"\n")
+    hold = _HoldBack("progress")
+    progress = parse_frames(b"event: progress\ndata: {}\n\n")
+    success = parse_frames(b"event: success\ndata: {}\n\n")
+    assert hold.frames(progress) == []
+    assert hold.frames(success) == success + progress
+
+
+# --- the one-session runner (e2e.mutants.plugin), on scenarios that only read the options ----------
+
+SCENARIOS = """
+def test_client_is_the_real_one(gate_options):
+    assert gate_options.sse_client is None
+
+
+def test_backend_is_the_real_one(gate_options):
+    assert gate_options.backend_app is None
+
+
+def test_after_the_kill(gate_options):
+    assert gate_options.sse_client is None
+
+
+def test_without_the_options():
+    pass
 """
 
 
-def test_junit_gives_failed_tests_and_the_first_diagnosis(tmp_path: Path) -> None:
-    report = tmp_path / "run.xml"
-    report.write_text(JUNIT)
-    passed, failed, diagnosis, errors = read_junit(report)
-    assert passed == 1
-    assert failed == ("test_flow[chromium]", "test_other[chromium]")
-    assert diagnosis == "backend sent named events [progress]"
-    assert errors == ()
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_verdicts_a_mutant_without_failures_survived_and_a_failing_control_fails() -> None:
-    mutant = Mutant("m", "client", (), "summary")
-    assert RunResult(mutant, 0, (), "", 1.0).verdict == "SURVIVED"
-    assert RunResult(mutant, 1, ("test_x",), "why", 1.0).verdict == "killed"
-    assert RunResult(mutant, 4, (), "", 1.0).verdict.startswith("ERROR")
-    assert RunResult(CONTROL, 1, ("test_x",), "", 1.0).verdict == "FAILED"
-    table = format_table([RunResult(CONTROL, 0, (), "", 1.0), RunResult(mutant, 1, ("test_x[chromium]",), "why", 1.0)])
-    assert "killed" in table and "test_x" in table and "why" in table
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """In a subprocess (Playwright's assertions keep global state), with this repository importable."""
+    pytester._monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    return pytester.runpytest_subprocess("-p", "no:xdist", *args)
+
+
+def test_the_plugin_runs_each_mutant_and_the_control_in_one_session(pytester: pytest.Pytester) -> None:
+    """Fails if: the mutants are not swapped in per parameter, fail-fast skips the control or not a killed
+    mutant's remaining tests, or the results lose a verdict."""
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    result = _run(
+        pytester,
+        "-p",
+        "e2e.mutants.plugin",
+        "--gate-mutants=drops_progress,wire_no_heartbeats",
+        "--gate-mutants-report=r.json",
+    )
+    result.assert_outcomes(passed=1 + 3 + 1, failed=2, skipped=2 + 1)  # bare, control, one pass before the 2nd kill
+    results = {r["name"]: r for r in json.loads((pytester.path / "r.json").read_text())["results"]}
+    control, client, backend = results["(correct system)"], results["drops_progress"], results["wire_no_heartbeats"]
+    assert (control["verdict"], control["passed"]) == ("passed", 3)
+    assert client["verdict"] == "killed" and client["failed"][0].startswith("test_client_is_the_real_one")
+    assert client["skipped"] == 2, "fail-fast: the remaining tests of a killed mutant are skipped"
+    assert backend["verdict"] == "killed" and backend["failed"][0].startswith("test_backend_is_the_real_one")
+    assert backend["passed"] == 1 and backend["skipped"] == 1
+    assert client["diagnosis"].startswith("(no gate diagnosis)") and not client["named"]
+
+
+def test_a_survivor_and_a_failing_control_are_reported(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_scenarios="def test_always_fails(gate_options):\n    assert False\n")
+    _run(pytester, "-p", "e2e.mutants.plugin", "--gate-mutants=drops_progress", "--gate-mutants-report=r.json")
+    results = {r["name"]: r["verdict"] for r in json.loads((pytester.path / "r.json").read_text())["results"]}
+    assert results == {"(correct system)": "FAILED", "drops_progress": "killed"}
+    pytester.makepyfile(test_scenarios="def test_always_passes(gate_options):\n    pass\n")
+    _run(pytester, "-p", "e2e.mutants.plugin", "--gate-mutants=drops_progress", "--gate-mutants-report=r.json")
+    results = {r["name"]: r["verdict"] for r in json.loads((pytester.path / "r.json").read_text())["results"]}
+    assert results == {"(correct system)": "passed", "drops_progress": "SURVIVED"}
+
+
+def test_an_unknown_mutant_name_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "-p", "e2e.mutants.plugin", "--gate-mutants=no_such_mutant")
+    assert "--gate-mutants: unknown mutants ['no_such_mutant']" in result.stderr.str()
+
+
+def test_the_table_shows_operator_verdict_and_whether_the_kill_was_named() -> None:
+    rows = [
+        Row("(correct system)", "control", "control", "passed", (), "", False),
+        Row("m1", "client", "listen_to_another_name", "killed", ("test_x[chromium-m1]",), "why", True),
+        Row(
+            "m2", "client", "listen_to_another_name", "killed", ("test_y[chromium-m2]",), "no rule matched: ...", False
+        ),
+        Row("m3", "backend", "drop_header", "SURVIVED", (), "", False),
+    ]
+    table = format_table(rows)
+    assert "listen_to_another_name" in table and "test_x" in table and "fallback" in table and "SURVIVED" in table
+    operators = format_operators(rows).splitlines()
+    assert any(line.split()[:5] == ["listen_to_another_name", "2", "2", "100%", "1/2"] for line in operators)
+    assert any(line.split()[:5] == ["drop_header", "1", "0", "0%", "0/0"] for line in operators)
+    assert format_totals(rows, 12.0).startswith("mutants: 2 of 3 killed (67%); 1 of 2 kills named specifically (50%)")
+    assert not rows[3].ok and rows[0].ok
+
+
+def test_record_samples_copies_kills_and_healthy_runs_with_an_index(tmp_path: Path) -> None:
+    evidence = tmp_path / "run" / "evidence.json"
+    evidence.parent.mkdir()
+    evidence.write_text('{"schema_version": 2}')
+    results: list[dict[str, Any]] = [
+        {
+            "name": "(correct system)",
+            "verdict": "passed",
+            "evidence": "",
+            "healthy": {"test_flow[chromium-control]": str(evidence)},
+        },
+        {
+            "name": "m1",
+            "verdict": "killed",
+            "evidence": str(evidence),
+            "rule": "named_event_mismatch",
+            "diagnosis": "why",
+            "operator": "op",
+        },
+        {"name": "m2", "verdict": "SURVIVED", "evidence": "", "rule": "", "diagnosis": "", "operator": "op"},
+    ]
+    line = record_samples(results, tmp_path / "samples")
+    assert "recorded 2 evidence samples" in line
+    index = json.loads((tmp_path / "samples" / "index.json").read_text())
+    assert index["gate_m1"] == {"rule": "named_event_mismatch", "line": "why", "operator": "op"}
+    assert "healthy_gate_flow" in index and (tmp_path / "samples" / "healthy_gate_flow.json").is_file()

@@ -1,86 +1,127 @@
-"""`python -m e2e.mutants` (`make mutants`): run the e2e suite against every mutant, print who killed it.
+"""`python -m e2e.mutants` (`make mutants`): the e2e suite against every mutant in one pytest session.
 
-Each mutant gets its own pytest run (serial inside, several runs side by side with `--jobs`); the
-correct system runs too, as the control that must pass. A mutant is killed when its run has a failing
-test; the table shows the failing tests and the first line of the gate's diagnosis, read from the run's
-JUnit XML (the plugin puts the diagnosis first in each failure message). Exit status 1 when a mutant
-survives or the control fails, so `make test` fails with it.
+One pytest session (`-p e2e.mutants.plugin`) runs the browser tests once per mutant and once for the
+control (the correct system, which must pass in full), the browser launched once, servers swapped
+per mutant, each mutant stopped at its first failing test. The table shows, per mutant, its
+operator, the verdict, the killing test and the first line of the gate's diagnosis, and whether
+that line was named by a rule (or is the fallback summary); then the kill rate per operator.
+Exit status 1 when a mutant survives, a mutant errors or the control fails, so `make test` fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from e2e.mutants.catalogue import Mutant, all_mutants
+from e2e.mutants.catalogue import CONTROL, all_mutants, equivalent_mutants
+from harness.evidence import SCHEMA_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DIAGNOSIS_PREFIX = "[sse-gate] "
-CONTROL = Mutant("(correct system)", "control", (), "the real backend and the production client")
+
+# Survivors the catalogue knows of, with the reason no scenario kills them yet. They are shown in the
+# table as "survived (known)" and do not fail `make test`; a new survivor does.
+KNOWN_SURVIVORS = {
+    "wire_task_ttl_short": "every scenario finishes within the 1 s TTL; no scenario holds a generation longer "
+    "without sleeping (a stepped clock for the task store would reach it)",
+}
 
 
 @dataclass(frozen=True)
-class RunResult:
-    mutant: Mutant
-    exit_code: int
-    failed_tests: tuple[str, ...]
-    diagnosis: str
-    seconds: float
-    passed: int = 0
-    errors: tuple[str, ...] = field(default_factory=tuple)
+class Row:
+    """One mutant's result as the plugin wrote it."""
 
-    @property
-    def verdict(self) -> str:
-        if self.mutant is CONTROL:
-            return "passed" if self.exit_code == 0 else "FAILED"
-        if self.failed_tests:
-            return "killed"
-        return "SURVIVED" if self.exit_code == 0 else f"ERROR (pytest exit {self.exit_code})"
+    name: str
+    side: str
+    operator: str
+    verdict: str
+    failed: tuple[str, ...]
+    diagnosis: str
+    named: bool
+    errors: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Row:
+        return cls(
+            data["name"],
+            data["side"],
+            data["operator"],
+            data["verdict"],
+            tuple(data["failed"]),
+            data["diagnosis"],
+            bool(data["named"]),
+            tuple(data["errors"]),
+        )
 
     @property
     def ok(self) -> bool:
-        return self.verdict in ("killed", "passed")
+        return self.verdict in ("killed", "passed") or (self.verdict == "SURVIVED" and self.name in KNOWN_SURVIVORS)
 
 
-def read_junit(path: Path) -> tuple[int, tuple[str, ...], str, tuple[str, ...]]:
-    """(passed, failed test names, first diagnosis line, errors) from a JUnit XML report."""
-    if not path.is_file():
-        return 0, (), "", ("no JUnit report was written",)
-    root = ElementTree.parse(path).getroot()
-    passed, failed, errors, diagnosis = 0, [], [], ""
-    for case in root.iter("testcase"):
-        name = case.get("name", "?")
-        failure = case.find("failure")
-        error = case.find("error")
-        if failure is None and error is None:
-            if case.find("skipped") is None:
-                passed += 1
-            continue
-        node = failure if failure is not None else error
-        assert node is not None
-        message = node.get("message", "")
-        if failure is not None:
-            failed.append(name)
-        else:
-            errors.append(f"{name}: {message[:200]}")
-        if not diagnosis and message.startswith(DIAGNOSIS_PREFIX):
-            diagnosis = message.removeprefix(DIAGNOSIS_PREFIX).split(" | ", 1)[0]
-        elif not diagnosis and failure is not None:
-            diagnosis = "(no gate diagnosis) " + message.splitlines()[0][:160] if message else ""
-    return passed, tuple(failed), diagnosis, tuple(errors)
+def _cells(rows: list[tuple[str, ...]], limits: tuple[int, ...]) -> str:
+    widths = [min(max(len(row[i]) for row in rows), limit) for i, limit in enumerate(limits)]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [
+            cell if len(cell) <= width else cell[: width - 1] + "…" for cell, width in zip(row, widths, strict=True)
+        ]
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
 
 
-def run_mutant(mutant: Mutant, workdir: Path, *, fail_fast: bool, extra: Sequence[str]) -> RunResult:
-    slug = mutant.name.strip("()").replace(" ", "-")
-    junit = workdir / f"{slug}.xml"
+def format_table(rows: Sequence[Row]) -> str:
+    table: list[tuple[str, ...]] = [
+        ("mutant", "operator", "verdict", "failing test", "named", "diagnosis (first line)")
+    ]
+    for row in rows:
+        test = row.failed[0].split("[")[0] if row.failed else "-"
+        named = ("yes" if row.named else "fallback") if row.verdict == "killed" else "-"
+        table.append((row.name, row.operator, row.verdict, test, named, row.diagnosis or "-"))
+    return _cells(table, (34, 24, 9, 60, 8, 400))
+
+
+def format_operators(rows: Sequence[Row]) -> str:
+    by_operator: dict[str, list[Row]] = {}
+    for row in rows:
+        if row.side not in ("control", "equivalent"):
+            by_operator.setdefault(row.operator, []).append(row)
+    table: list[tuple[str, ...]] = [("operator", "mutants", "killed", "kill rate", "named")]
+    for operator, group in sorted(by_operator.items()):
+        killed = [r for r in group if r.verdict == "killed"]
+        named = sum(1 for r in killed if r.named)
+        table.append(
+            (operator, str(len(group)), str(len(killed)), f"{len(killed) / len(group):.0%}", f"{named}/{len(killed)}")
+        )
+    return _cells(table, (30, 7, 6, 9, 7))
+
+
+def format_totals(rows: Sequence[Row], seconds: float) -> str:
+    mutants = [r for r in rows if r.side not in ("control", "equivalent")]
+    killed = [r for r in mutants if r.verdict == "killed"]
+    named = sum(1 for r in killed if r.named)
+    control = next((r.verdict for r in rows if r.side == "control"), "not run")
+    equivalents = [r for r in rows if r.side == "equivalent"]
+    passed = sum(1 for r in equivalents if r.verdict == "passed")
+    control += f"; equivalent controls {passed} of {len(equivalents)} passed"
+    return (
+        f"mutants: {len(killed)} of {len(mutants)} killed ({len(killed) / max(len(mutants), 1):.0%}); "
+        f"{named} of {len(killed)} kills named specifically ({named / max(len(killed), 1):.0%}); "
+        f"control {control}; {seconds:.0f} s"
+    )
+
+
+def pytest_command(args: argparse.Namespace, report: Path) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -91,97 +132,138 @@ def run_mutant(mutant: Mutant, workdir: Path, *, fail_fast: bool, extra: Sequenc
         "-q",
         "-p",
         "no:cacheprovider",
-        "-n",
-        "0",
-        f"--junitxml={junit}",
-        f"--output={workdir / slug}",
-        *mutant.pytest_args,
-        *extra,
+        "-p",
+        "e2e.mutants.plugin",
+        f"--gate-mutants={args.only or 'all'}",
+        f"--gate-mutants-dir={args.workdir}",
+        f"--gate-mutants-report={report}",
+        f"--output={args.workdir / 'evidence'}",
+        f"--junitxml={args.workdir / 'mutants.xml'}",
     ]
-    if fail_fast and mutant is not CONTROL:
-        command.append("-x")
-    started = time.monotonic()
-    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-    (workdir / f"{slug}.log").write_text(completed.stdout + completed.stderr, encoding="utf-8")
-    passed, failed, diagnosis, errors = read_junit(junit)
-    return RunResult(mutant, completed.returncode, failed, diagnosis, time.monotonic() - started, passed, errors)
+    if args.record_samples is not None:
+        command.append("--gate-mutants-record")
+    if args.workers > 0:
+        command += ["-n", str(args.workers), "--dist", "load"]
+    else:
+        command += ["-n", "0"]
+    return [*command, *args.pytest_args]
 
 
-def format_table(results: Sequence[RunResult]) -> str:
-    rows = [("mutant", "side", "verdict", "failed tests", "diagnosis (first failure)")]
+def _evidence_of(result: dict[str, Any], evidence_root: Path | None) -> str:
+    """The kill's evidence file: as the plugin reported it, else found by the test's output folder
+    (pytest-playwright names it after the node id)."""
+    if result.get("evidence"):
+        return str(result["evidence"])
+    if evidence_root is None or not result.get("failed"):
+        return ""
+    slug = re.sub(r"[^a-z0-9]+", "-", result["failed"][0].lower()).strip("-")
+    found = [d / "evidence.json" for d in evidence_root.glob(f"*{slug}") if (d / "evidence.json").is_file()]
+    return str(found[0]) if found else ""
+
+
+def _rule_of(evidence: Path) -> str:
+    diagnosis = evidence.with_name("diagnosis.txt")
+    return diagnosis.read_text(encoding="utf-8").split("]", 1)[0].lstrip("[") if diagnosis.is_file() else ""
+
+
+def record_samples(results: list[dict[str, Any]], folder: Path, evidence_root: Path | None = None) -> str:
+    """The evidence of each kill and of each passing control test, copied into `folder` with an index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index: dict[str, dict[str, str]] = {}
     for result in results:
-        failed = ", ".join(name.split("[")[0] for name in result.failed_tests[:3])
-        if len(result.failed_tests) > 3:
-            failed += f" (+{len(result.failed_tests) - 3})"
-        rows.append((result.mutant.name, result.mutant.side, result.verdict, failed or "-", result.diagnosis or "-"))
-    widths = [min(max(len(row[i]) for row in rows), limit) for i, limit in enumerate((32, 8, 10, 60, 400))]
-    lines = []
-    for index, row in enumerate(rows):
-        pairs = zip(row, widths, strict=True)
-        cells = [cell if len(cell) <= width else cell[: width - 1] + "…" for cell, width in pairs]
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+        evidence = _evidence_of(result, evidence_root) if result["verdict"] == "killed" else ""
+        if evidence:
+            name = f"gate_{result['name']}"
+            shutil.copyfile(evidence, folder / f"{name}.json")
+            rule = result.get("rule") or _rule_of(Path(evidence))
+            index[name] = {"rule": rule, "line": result["diagnosis"], "operator": result["operator"]}
+        for test, evidence in result.get("healthy", {}).items():
+            name = "healthy_gate_" + test.split("[")[0].removeprefix("test_")
+            shutil.copyfile(evidence, folder / f"{name}.json")
+            index[name] = {"rule": "", "line": "", "operator": "control"}
+    (folder / "index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return f"mutants: recorded {len(index)} evidence samples (schema version {SCHEMA_VERSION}) into {folder}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.mutants", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--jobs",
+        "--workers",
         type=int,
-        default=max(1, min(2, os.cpu_count() or 1)),
-        help="pytest runs side by side (default: 2 on two or more cores)",
+        default=max(0, min(2, os.cpu_count() or 1)),
+        help="pytest-xdist workers (default: 2 on two or more cores; 0 runs in this process's pytest serially)",
     )
-    parser.add_argument("--only", default="", help="comma-separated mutant names")
-    parser.add_argument(
-        "--fail-fast", action="store_true", help="stop each mutant's run at its first failure (a kill is a kill)"
-    )
+    parser.add_argument("--only", default="", help="comma-separated mutant names (the control always runs)")
+    parser.add_argument("--fail-fast", action="store_true", help="kept for old callers: every mutant is fail-fast")
     parser.add_argument("--list", action="store_true", help="list the catalogue and exit")
     parser.add_argument(
         "--workdir",
         type=Path,
         default=REPO_ROOT / ".mutants",
-        help="JUnit reports, logs and evidence of each run (default .mutants/)",
+        help="generated mutants, the results, the JUnit report and evidence (default .mutants/)",
     )
-    parser.add_argument("pytest_args", nargs="*", help="passed on to every pytest run (after --)")
+    parser.add_argument(
+        "--record-samples",
+        type=Path,
+        nargs="?",
+        const=REPO_ROOT / "tests" / "evidence_samples",
+        default=None,
+        help="copy each kill's evidence (gate_<mutant>.json) and each control test's (healthy_gate_<test>.json) "
+        "into this folder (default tests/evidence_samples/), with index.json naming the rule of each",
+    )
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="do not run pytest: print the table (and record samples) from the last run's results.json",
+    )
+    parser.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     args = parser.parse_args(argv)
 
+    args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     catalogue = all_mutants(args.workdir)
     if args.list:
         for mutant in catalogue:
-            print(f"{mutant.name:32} {mutant.side:8} {mutant.summary}")
+            print(f"{mutant.name:34} {mutant.side:8} {mutant.operator:24} {mutant.summary}")
         return 0
     if args.only:
-        wanted = {name.strip() for name in args.only.split(",") if name.strip()}
-        unknown = wanted - {m.name for m in catalogue}
+        unknown = {n.strip() for n in args.only.split(",") if n.strip()} - {
+            m.name for m in (*catalogue, *equivalent_mutants(args.workdir))
+        }
         if unknown:
             parser.error(f"unknown mutants {sorted(unknown)}; see --list")
-        catalogue = [m for m in catalogue if m.name in wanted]
 
-    print(f"mutants: {len(catalogue)} mutants + the control, {args.jobs} at a time; logs in {args.workdir}")
+    report = args.workdir / "results.json"
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(
-            pool.map(
-                lambda m: run_mutant(m, args.workdir, fail_fast=args.fail_fast, extra=args.pytest_args),
-                [CONTROL, *catalogue],
-            )
-        )
-    print(format_table(results))
-    killed = sum(1 for r in results[1:] if r.verdict == "killed")
-    bad = [r for r in results if not r.ok]
-    print(
-        f"mutants: {killed} of {len(results) - 1} killed; control {results[0].verdict}; "
-        f"{time.monotonic() - started:.0f} s"
-    )
-    for result in bad:
-        print(
-            f"mutants: {result.mutant.name}: {result.verdict}; log: {args.workdir}/"
-            f"{result.mutant.name.strip('()').replace(' ', '-')}.log",
-            file=sys.stderr,
-        )
+    if not args.from_results:
+        report.unlink(missing_ok=True)
+        count = len(args.only.split(",")) if args.only else len(catalogue)  # + the equivalent controls
+        print(f"mutants: {count} mutants + the control in one pytest session; files in {args.workdir}", flush=True)
+        command = pytest_command(args, report)
+        completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+        (args.workdir / "pytest.log").write_text(completed.stdout + completed.stderr, encoding="utf-8")
+        if not report.is_file():
+            print(completed.stdout[-3000:] + completed.stderr[-3000:], file=sys.stderr)
+            print(f"mutants: pytest wrote no results (exit {completed.returncode})", file=sys.stderr)
+            return 1
+    elif not report.is_file():
+        parser.error(f"--from-results: no {report}")
+    seconds = float(json.loads(report.read_text(encoding="utf-8"))["seconds"]) if args.from_results else 0.0
+    results = json.loads(report.read_text(encoding="utf-8"))["results"]
+    rows = [Row.from_json(r) for r in results]
+    if args.record_samples is not None:
+        print(record_samples(results, args.record_samples, args.workdir / "evidence"))
+    print(format_table(rows))
+    print()
+    print(format_operators(rows))
+    print(format_totals(rows, seconds or time.monotonic() - started))
+    bad = [row for row in rows if not row.ok]
+    for row in bad:
+        why = f": {'; '.join(row.errors)[:300]}" if row.errors else ""
+        print(f"mutants: {row.name}: {row.verdict}{why}; log: {args.workdir / 'pytest.log'}", file=sys.stderr)
+    if not any(row.name == CONTROL.name for row in rows):
+        print("mutants: the control did not run", file=sys.stderr)
+        return 1
     return 1 if bad else 0
 
 

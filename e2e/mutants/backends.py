@@ -81,10 +81,6 @@ def _app_with(parts: dict[str, Any], **settings_changes: Any) -> FastAPI:
     return _app(**{**parts, "settings": parts["settings"].model_copy(update=settings_changes)})
 
 
-def _without(name: bytes) -> Callable[[Headers], Headers]:
-    return lambda headers: [(k, v) for k, v in headers if k.lower() != name]
-
-
 # --- the event model ------------------------------------------------------------------------------
 
 
@@ -92,12 +88,6 @@ def unnamed_events(**parts: Any) -> ASGIApp:
     """Sends every event without its `event:` line (the mirror image of the production bug): a page
     listening for named events hears nothing. Mode #1. Killed by: progress appears while running."""
     return _StreamRewriter(_app(**parts), body=lambda c: re.sub(rb"event: [^\r\n]*\r?\n", b"", c))
-
-
-def renamed_success(**parts: Any) -> ASGIApp:
-    """Renames `success` to `complete` (a refactor on one side only). Mode #1/#8. Killed by: the page
-    lands on the editor; every frame matches the protocol."""
-    return _StreamRewriter(_app(**parts), body=lambda c: c.replace(b"event: success", b"event: complete"))
 
 
 def done_without_data(**parts: Any) -> ASGIApp:
@@ -161,38 +151,10 @@ def gzip_stream(**parts: Any) -> ASGIApp:
     return FaultMiddleware(_app(**parts), Gzip(), content_type=EVENT_STREAM)
 
 
-def wrong_content_type(**parts: Any) -> ASGIApp:
-    """Serves the stream as `text/plain`: EventSource fails the connection at once. Mode #9.
-    Killed by: the happy path; the stream headers."""
-
-    def retype(headers: Headers) -> Headers:
-        return [(k, b"text/plain; charset=utf-8" if k.lower() == b"content-type" else v) for k, v in headers]
-
-    return _StreamRewriter(_app(**parts), headers=retype)
-
-
-def no_accel_header(**parts: Any) -> ASGIApp:
-    """Drops `X-Accel-Buffering: no`: fine in dev, buffered by nginx in production. Mode #15.
-    Killed by: progress through a buffering proxy; the stream headers."""
-    return _StreamRewriter(_app(**parts), headers=_without(b"x-accel-buffering"))
-
-
-def no_cors_on_stream(**parts: Any) -> ASGIApp:
-    """The stream response lacks `Access-Control-Allow-Origin` (POST still works). Mode #18.
-    Killed by: the happy path (the cross-origin EventSource fails); the CORS header check."""
-    return _StreamRewriter(_app(**parts), headers=_without(b"access-control-allow-origin"))
-
-
 def cors_allows_any_origin(**parts: Any) -> ASGIApp:
     """Allows every origin (a regex of `.*`), so any site can drive generations. Mode #18.
     Killed by: the page on a foreign origin must fail."""
     return _app_with(parts, cors_origin_regex=".*")
-
-
-def no_heartbeats(**parts: Any) -> ASGIApp:
-    """Sends no heartbeat while quiet (one every 1000 polls): an idle-timeout proxy cuts the stream.
-    Mode #17. Killed by: heartbeats keep a quiet stream alive through an idle timeout."""
-    return _app_with(parts, heartbeat_polls=1000)
 
 
 # --- logic ------------------------------------------------------------------------------------------
@@ -238,20 +200,26 @@ def success_before_saved(**parts: Any) -> ASGIApp:
     return _app(**{**parts, "runner": _ReorderingRunner(parts["runner"])})
 
 
+OPERATORS = {
+    "unnamed_events": "wire: drop event name",
+    "done_without_data": "wire: drop data line",
+    "unknown_task_200_stream": "logic: unknown task streamed",
+    "buffered_stream": "wire: buffer body",
+    "gzip_stream": "wire: compress body",
+    "cors_allows_any_origin": "logic: check removed",
+    "success_before_saved": "logic: state written in the wrong order",
+}
+"""The operator each hand-written mutant instantiates (the generated ones are in wire.py and logic.py)."""
+
 BACKEND_MUTANTS: dict[str, Callable[..., ASGIApp]] = {
     factory.__name__: factory
     for factory in (
         unnamed_events,
-        renamed_success,
         done_without_data,
         unknown_task_200_stream,
         buffered_stream,
         gzip_stream,
-        wrong_content_type,
-        no_accel_header,
-        no_cors_on_stream,
         cors_allows_any_origin,
-        no_heartbeats,
         success_before_saved,
     )
 }

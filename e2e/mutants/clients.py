@@ -28,6 +28,10 @@ class ClientMutant:
     summary: str
     description: str  # what is broken, the failure mode it models, the guarantee that kills it
     replacements: tuple[tuple[str, str], ...]
+    operator: str = ""  # the mutation operator that produced it; the name when hand-written
+
+    def render_production(self) -> str:
+        return self.render(PRODUCTION_CLIENT.read_text(encoding="utf-8"))
 
     def render(self, source: str) -> str:
         """The client with this mutant's replacements applied; each must match exactly once."""
@@ -55,6 +59,7 @@ class ClientMutant:
 CLIENT_MUTANTS: tuple[ClientMutant, ...] = (
     ClientMutant(
         name="wrong_draft_id_field",
+        operator="client: read another field path",
         summary="reads the draft id from the old payload shape.",
         description="""Broken: on `success` it reads `data.result.draft_id` (the shape of the old state-polling API)
   instead of `data.draft.id`, and, trusting the server, does not check it: the id is
@@ -75,6 +80,7 @@ Killed by: the happy-path test asserting the editor URL carries the draft's id a
     ),
     ClientMutant(
         name="never_closes",
+        operator="client: never close",
         summary="never closes the EventSource on the terminal event.",
         description="""Broken: `finish()` forgets `source.close()` (and so the one-outcome guard is gone too; there
   is no `done` handling). When the server ends the response after `success`/`error`,
@@ -188,6 +194,7 @@ Killed by: the guarantee "the client closes its EventSource on the terminal even
     ),
     ClientMutant(
         name="server_error_as_connection_lost",
+        operator="client: server error taken for a lost connection",
         summary="every `error` event is taken for a lost connection.",
         description="""Broken: the `error` listener does not tell the server's `event: error` (a MessageEvent with a
   message for the user) from EventSource's transport error (a plain Event): a task failure shows
@@ -219,6 +226,7 @@ Killed by: the scripted-failure test asserting the alert shows the server's mess
     ),
     ClientMutant(
         name="drops_progress",
+        operator="client: stop listening to a name",
         summary="ignores `progress` events.",
         description="""Broken: only `pending` and `started` are listened to (the list was written when the backend
   had no progress phases): the status text stays at the first status message until the page
@@ -237,6 +245,7 @@ Killed by: the progress test that holds the task at each barrier and asserts the
     ),
     ClientMutant(
         name="reconnects_forever",
+        operator="client: endless grace",
         summary="waits for EventSource to reconnect, without a bound.",
         description="""Broken: a transport error is left entirely to EventSource's own retrying: no timer and no
   check of readyState CLOSED. When the backend stays down, or answers the reconnect with a
@@ -265,6 +274,7 @@ Killed by: the stream-lost test (backend stopped for good, or the stream answeri
     ),
     ClientMutant(
         name="first_progress_only",
+        operator="client: dedupe by event name",
         summary="shows only the first `progress` message.",
         description="""Broken: status events are de-duplicated on the event NAME instead of the message ("the server
   may repeat a state after a reconnect, don't flicker"). `pending` and `started` come once

@@ -1,9 +1,9 @@
 """The evidence of one test as plain data: the wire log, the page's EventSource record, requests, console."""
 
-from harness.evidence._model import (
+from harness.evidence._evidence import EVIDENCE_FILE, SCHEMA_VERSION, Evidence, EvidenceSchemaError
+from harness.evidence._records import (
     EVENT_STREAM,
     ConsoleEntry,
-    Evidence,
     FrameKind,
     HttpExchange,
     Navigation,
@@ -17,12 +17,15 @@ from harness.evidence._model import (
     WireStream,
     describe_sequence,
     iso,
+    path_of,
 )
 
 __all__ = [
     "ConsoleEntry",
     "EVENT_STREAM",
+    "EVIDENCE_FILE",
     "Evidence",
+    "EvidenceSchemaError",
     "FrameKind",
     "HttpExchange",
     "Navigation",
@@ -31,9 +34,11 @@ __all__ = [
     "PageEventSource",
     "PageEventSourceLog",
     "PageRequest",
+    "SCHEMA_VERSION",
     "StreamEnd",
     "WireFrame",
     "WireStream",
     "describe_sequence",
     "iso",
+    "path_of",
 ]

@@ -19,7 +19,8 @@ import pytest
 from _pytest._code.code import ExceptionChainRepr, ReprEntry, ReprEntryNative, ReprExceptionInfo
 from playwright.sync_api import Page
 
-from harness.diagnosis import Diagnosis, diagnose
+from harness.contract import DRAFTS_API, AppContract
+from harness.diagnosis import Diagnosis, diagnose, summary, write_report
 from harness.evidence import ConsoleEntry, Evidence, PageDispatch, WireStream
 from harness.recording._page import EventSourceRecorder, PageObserver, read_page_messages
 from harness.recording._wire import WireLog
@@ -45,8 +46,11 @@ class _BackendLog(logging.Handler):
 class EvidenceCollector:
     STASH_KEY: ClassVar[pytest.StashKey[EvidenceCollector]] = pytest.StashKey()
 
-    def __init__(self, test_id: str, page: Page, wire_log: WireLog, output_dir: Path) -> None:
+    def __init__(
+        self, test_id: str, page: Page, wire_log: WireLog, output_dir: Path, contract: AppContract = DRAFTS_API
+    ) -> None:
         self.test_id = test_id
+        self.contract = contract
         self.page = page
         self.wire_log = wire_log
         self.output_dir = output_dir
@@ -120,6 +124,7 @@ class EvidenceCollector:
             page_url=shown.url,
             page_status_text=shown.status_text,
             page_alert_text=shown.alert_text,
+            contract=self.contract.name,
         )
         self._observer.fill(evidence)
         return evidence
@@ -127,10 +132,10 @@ class EvidenceCollector:
     def explain_failure(self, report: pytest.TestReport, call: pytest.CallInfo[Any]) -> Diagnosis:
         failure_text = str(call.excinfo.value) if call.excinfo is not None else ""
         evidence = self.evidence(failure_text)
-        diagnosis = diagnose(evidence)
-        written = evidence.write(self.output_dir)
+        diagnosis = diagnose(evidence, self.contract)  # once; the report and the files reuse it
+        written = write_report(evidence, diagnosis, self.output_dir)
         _lead_report_with(report, DIAGNOSIS_PREFIX + diagnosis.line)
-        report.sections.append(("sse-gate evidence", f"{evidence.summary()}\nfiles: {written}"))
+        report.sections.append(("sse-gate evidence", f"{summary(evidence, diagnosis)}\nfiles: {written}"))
         return diagnosis
 
 

@@ -1,24 +1,19 @@
-"""What the gate records about one test, on both sides of the wire, as plain JSON-serialisable dataclasses.
+"""The records of one test, on both sides of the wire, as plain JSON-serialisable dataclasses.
 
 One clock for everything: every `t` is wall-clock seconds since the epoch, `time.time()` in Python
 and `Date.now() / 1000` in the page. Backend, browser and test run on the same machine, so a frame's
 send time and the page's dispatch time of that frame can be subtracted directly (a monotonic clock
 would be more robust to clock steps, but the page cannot read Python's monotonic clock).
-
-Serialisation goes through pydantic's `TypeAdapter`, which handles nested dataclasses both ways, so
-a written `evidence.json` loads back into the same objects for an offline re-diagnosis.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
-
-from pydantic import TypeAdapter
+from urllib.parse import urlsplit
 
 FrameKind = Literal["event", "comment", "retry", "dataless", "unterminated"]
 StreamEnd = Literal["server", "client_disconnect", "error"]
@@ -29,6 +24,11 @@ EVENT_STREAM = "text/event-stream"
 def iso(t: float) -> str:
     """A `t` as an ISO-8601 UTC timestamp with milliseconds, for the human-readable files."""
     return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def path_of(url: str) -> str:
+    """The path of a URL (or of a bare path), without query or fragment."""
+    return urlsplit(url).path
 
 
 def describe_sequence(names: Iterable[str]) -> str:
@@ -61,6 +61,13 @@ class WireFrame:
     data: str | None = None
     id: str = ""
     retry_ms: int | None = None
+
+    def payload(self) -> Any:
+        """The frame's data decoded as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.data or "")
+        except ValueError:
+            return None
 
 
 @dataclass
@@ -181,6 +188,13 @@ class PageDispatch:
     last_event_id: str | None = None
     listeners_called: int = 0
 
+    def payload(self) -> Any:
+        """The dispatched data decoded as JSON, or None when it is not JSON (or there is none)."""
+        try:
+            return json.loads(self.data or "")
+        except ValueError:
+            return None
+
 
 @dataclass(frozen=True)
 class PageClose:
@@ -242,123 +256,3 @@ class ConsoleEntry:
 class Navigation:
     url: str
     t: float
-
-
-# --- The whole record ---------------------------------------------------------------------------
-
-
-@dataclass
-class Evidence:
-    """Everything the gate knows about one test, as written next to its failure report."""
-
-    test_id: str = ""
-    failure_text: str = ""  # Playwright's assertion message, may be empty
-    collected_at: float = 0.0
-    streams: list[WireStream] = field(default_factory=list)
-    http_exchanges: list[HttpExchange] = field(default_factory=list)
-    eventsource: PageEventSourceLog = field(default_factory=PageEventSourceLog)
-    page_requests: list[PageRequest] = field(default_factory=list)
-    console: list[ConsoleEntry] = field(default_factory=list)
-    navigations: list[Navigation] = field(default_factory=list)
-    backend_log: list[str] = field(default_factory=list)
-    # Filled by the harness when the test fails: what the page showed at that moment.
-    page_url: str = ""
-    page_status_text: str = ""
-    page_alert_text: str = ""
-
-    # -- views used by the diagnosis and the summary --
-
-    def stream_connections(self) -> list[PageRequest]:
-        """Every stream request the page made, reconnects included."""
-        return [r for r in self.page_requests if r.resource_type == "eventsource"]
-
-    def wire_events(self) -> Iterator[tuple[WireStream, WireFrame]]:
-        for stream in self.streams:
-            for frame in stream.events:
-                yield stream, frame
-
-    def page_errors(self) -> list[ConsoleEntry]:
-        return [entry for entry in self.console if entry.type == "pageerror"]
-
-    def console_errors(self) -> list[ConsoleEntry]:
-        return [entry for entry in self.console if entry.type in ("error", "pageerror")]
-
-    def page_shows(self) -> str:
-        """The page's status and alert texts at failure time."""
-        return "\n".join(t for t in (self.page_status_text, self.page_alert_text) if t)
-
-    # -- serialisation --
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = _ADAPTER.dump_python(self, mode="json")
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Evidence:
-        return _ADAPTER.validate_python(data)
-
-    @classmethod
-    def load(cls, directory: Path | str) -> Evidence:
-        """Read back the `evidence.json` written by `write`."""
-        return cls.from_json(json.loads((Path(directory) / "evidence.json").read_text(encoding="utf-8")))
-
-    def summary(self) -> str:
-        """A few lines for the failure report: the diagnosis, then what each side saw."""
-        from harness.diagnosis import diagnose  # the diagnosis reads Evidence: import here, not at the top
-
-        sent = [frame.event for _, frame in self.wire_events()]
-        received = [d.type for d in self.eventsource.delivered() if d.message_event]
-        listened = ", ".join(f"{type_} ({'/'.join(ways)})" for type_, ways in self.eventsource.listened_types().items())
-        lines = [
-            f"diagnosis: {diagnose(self).line}",
-            f"backend sent [{describe_sequence(sent)}] on {len(self.streams)} stream response(s)",
-            f"page listened for [{listened}]; its listeners received [{describe_sequence(received)}]; "
-            f"{len(self.stream_connections())} stream connection(s)",
-        ]
-        errors = self.console_errors()
-        if errors:
-            lines.append(f"console: {len(errors)} error(s), last: {errors[-1].text[:200]}")
-        return "\n".join(lines)
-
-    def write(self, directory: Path | str) -> Path:
-        """Write the evidence files into `directory` (created if needed) and return it."""
-        from harness.diagnosis import diagnose  # see summary()
-
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        data = self.to_json()
-
-        with (out / "wire.jsonl").open("w", encoding="utf-8") as wire:
-            for stream in self.streams:
-                for frame in stream.frames:
-                    row = {"stream": stream.stream_id, "path": stream.path, "wall": iso(frame.t)}
-                    row.update(_ADAPTER_FRAME.dump_python(frame, mode="json"))
-                    wire.write(json.dumps(row, ensure_ascii=False) + "\n")
-        streams = [
-            {**{k: v for k, v in s.items() if k != "frames"}, "frame_count": len(s["frames"])} for s in data["streams"]
-        ]
-        _write_json(out / "streams.json", {"streams": streams, "http_exchanges": data["http_exchanges"]})
-        _write_json(out / "page-eventsource.json", data["eventsource"])
-        _write_json(out / "requests.json", {"page_requests": data["page_requests"], "navigations": data["navigations"]})
-        (out / "console.log").write_text(
-            "".join(
-                f"{iso(e.t)} [{e.type}] {e.text}{f'  ({e.location})' if e.location else ''}\n" for e in self.console
-            ),
-            encoding="utf-8",
-        )
-        (out / "backend.log").write_text("".join(line.rstrip("\n") + "\n" for line in self.backend_log), "utf-8")
-        diagnosis = diagnose(self)
-        (out / "diagnosis.txt").write_text(
-            "\n".join([f"[{diagnosis.rule}] {diagnosis.line}", *(f"  - {d}" for d in diagnosis.details)]) + "\n",
-            encoding="utf-8",
-        )
-        _write_json(out / "evidence.json", data)
-        return out
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-_ADAPTER: TypeAdapter[Evidence] = TypeAdapter(Evidence)
-_ADAPTER_FRAME: TypeAdapter[WireFrame] = TypeAdapter(WireFrame)

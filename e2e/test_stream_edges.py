@@ -1,0 +1,115 @@
+"""Scenarios for failure classes no other test reaches: the last progress right before the terminal
+event, a stream accepted and closed without an event again and again, a stream kept open after `done`."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from harness.contract import DRAFTS_API
+from harness.pages import EditorPage, NewDraftPage
+from harness.proxy import CutAfterBytes, FaultProxy
+from harness.recording import EvidenceCollector
+from harness.scripting import Fail, Progress, ScriptedGenerator, Succeed
+from harness.servers import FrontendConfig, LiveBackend
+from harness.waiting import wait_until
+
+CONNECTION_LOST = "Connection lost. Please try again."
+TERMINAL = ("success", "error")
+STATUS = ("pending", "started", "progress")  # other names are ignored: a page ignores what it does not hear
+
+
+@pytest.mark.parametrize("outcome", ["succeed", "fail"])
+def test_last_progress_right_before_the_terminal_event_keeps_the_terminal_event_last(
+    outcome: str,
+    new_draft: NewDraftPage,
+    gate_scripted: ScriptedGenerator,
+    gate_page: Page,
+    gate_evidence: EvidenceCollector,
+) -> None:
+    """A real generator's last phase reports progress and returns (or fails) at once.
+
+    Fails if: the stream sends a status event after the terminal event (a held-back or reordered
+    progress the page would never show), repeats the terminal event, or ends without `done` after it."""
+    last = Succeed(title="Polished") if outcome == "succeed" else Fail("The model gave up at the last step.")
+    gate_scripted.autoplay(Progress("Polishing the draft..."), last)
+    new_draft.generate()
+    if outcome == "succeed":
+        expect(EditorPage(gate_page).heading).to_have_text("Polished")
+    else:
+        expect(new_draft.alert).to_have_text("The model gave up at the last step.")
+    wait_until(
+        gate_evidence.wire_streams,
+        lambda streams: any(s.ended_by for s in streams),
+        timeout=5.0,
+        what="the stream's end",
+    )
+    for stream in gate_evidence.wire_streams():
+        names = [frame.event for frame in stream.events if frame.event in (*TERMINAL, *STATUS, "done")]
+        if not any(name in TERMINAL for name in names):
+            continue
+        after = names[[i for i, name in enumerate(names) if name in TERMINAL][0] + 1 :]
+        assert after == ["done"], f"the terminal event is not the last before done: {names}"
+
+
+def test_the_started_state_is_shown_while_the_generation_is_held(
+    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator
+) -> None:
+    """The worker took the task and the generator holds before its first step: the page shows that.
+
+    Fails if: the stream drops or renames the `started` event (the page would stay at "Starting...")."""
+    new_draft.generate()
+    run = gate_scripted.next_run()
+    expect(new_draft.status).to_have_text("Generation started...")
+    run.succeed()
+
+
+def test_a_stream_accepted_and_closed_without_an_event_again_and_again_gives_up_within_the_bound(
+    new_draft: NewDraftPage,
+    gate_scripted: ScriptedGenerator,
+    gate_backend: LiveBackend,
+    gate_frontend_config: FrontendConfig,
+    gate_fault_proxy: FaultProxy,
+    gate_evidence: EvidenceCollector,
+) -> None:
+    """Every reconnect is accepted and closed before its first event: the page must still give up.
+
+    Fails if: the give-up bound restarts on every `open` (the page then retries forever) or the page
+    never gives up."""
+    gate_frontend_config.update(reconnectTimeoutMs=1000)
+    new_draft.page.reload()
+    new_draft.fill().generate()
+    run = gate_scripted.next_run()
+    run.progress("Writing...")
+    expect(new_draft.status).to_have_text("Writing...")
+    gate_fault_proxy.set_fault(CutAfterBytes(0, path_contains="/stream/"))
+    gate_backend.restart()  # ends the current stream: every reconnect now meets the fault
+    expect(new_draft.alert).to_have_text(CONNECTION_LOST, timeout=5000)
+    assert gate_evidence.stream_connections() >= 3, "the fault was not met again and again"
+
+
+def test_the_backend_ends_the_stream_right_after_done(
+    gate_backend: LiveBackend, gate_scripted: ScriptedGenerator
+) -> None:
+    """Read as a client that never closes: after `done` the response itself must end.
+
+    Fails if: the backend keeps the stream open after `done` (every client that does not close
+    holds a connection and a poller for nothing). `gate_evidence` records the wire for the diagnosis."""
+    gate_scripted.autoplay(Succeed(title="Ended"))
+    with httpx.Client(base_url=gate_backend.url, timeout=5.0) as client:
+        body = {"topic": "Stream end", "audience": "Testers"}
+        answer = client.post(DRAFTS_API.generate.fill(campaign_id=DRAFTS_API.campaign_id), json=body)
+        assert answer.status_code == 202, answer.text
+        stream_url = answer.json()["stream_url"]
+        with client.stream("GET", stream_url) as response:
+            lines = response.iter_lines()
+            for line in lines:
+                if line.startswith("event: done"):
+                    break
+            done_at = time.monotonic()
+            rest = list(lines)  # returns when the response ends; the read timeout bounds a stream that does not
+            assert time.monotonic() - done_at < 2.0, "the stream stayed open after done"
+            assert all(not line.startswith("event:") for line in rest), rest
