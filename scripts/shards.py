@@ -117,7 +117,7 @@ def merge_junit(inputs: Sequence[Path], output: Path) -> Totals:
             # pytest names every suite "pytest"; the shard's name tells where a failure ran.
             suite.name = f"{label}/{suite.name}" if suite.name else label
             merged.add_testsuite(suite)
-    merged.update_statistics()
+    merged.update_statistics()  # type: ignore[no-untyped-call]
     output.parent.mkdir(parents=True, exist_ok=True)
     merged.write(str(output))
     return Totals(
