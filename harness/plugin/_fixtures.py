@@ -347,12 +347,16 @@ def context(
         return
     shared: ReusedContext = request.getfixturevalue("gate_reused_context")
     context = shared.acquire()
-    if pytestconfig.getoption("tracing", None) in ("on", "retain-on-failure"):
+    tracing = pytestconfig.getoption("tracing", None) in ("on", "retain-on-failure")
+    if tracing:
         context.tracing.start(title=request.node.nodeid, screenshots=True, snapshots=True, sources=True)
     yield context
+    # pytest-playwright's own hand-over at context close: the trace file and the screenshots, taken
+    # before the reset wipes the page. Skipped when neither is asked for (it costs a round trip).
+    artifacts = tracing or pytestconfig.getoption("screenshot", None) in ("on", "only-on-failure")
     shared.release(
         failed=request.node.stash.get(TEST_FAILED, True),
-        before_reset=_artifacts_recorder.on_will_close_browser_context,
+        before_reset=_artifacts_recorder.on_will_close_browser_context if artifacts else None,
     )
 
 

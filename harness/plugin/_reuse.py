@@ -40,17 +40,21 @@ TEST_FAILED: pytest.StashKey[bool] = pytest.StashKey()
 _CLEAR_ORIGIN_STORAGE = """async () => {
   try { localStorage.clear(); } catch (_) {}
   try { sessionStorage.clear(); } catch (_) {}
-  try {
-    if (indexedDB.databases) {
+  const quietly = async (work) => { try { await work(); } catch (_) {} };
+  // In parallel: each asks the browser process, and the reset is on every test's path.
+  await Promise.all([
+    quietly(async () => {
+      if (!indexedDB.databases) return;
       for (const db of await indexedDB.databases()) if (db.name) indexedDB.deleteDatabase(db.name);
-    }
-  } catch (_) {}
-  try { if (globalThis.caches) for (const key of await caches.keys()) await caches.delete(key); } catch (_) {}
-  try {
-    if (navigator.serviceWorker) {
-      for (const registration of await navigator.serviceWorker.getRegistrations()) await registration.unregister();
-    }
-  } catch (_) {}
+    }),
+    quietly(async () => {
+      if (globalThis.caches) await Promise.all((await caches.keys()).map((key) => caches.delete(key)));
+    }),
+    quietly(async () => {
+      if (!navigator.serviceWorker) return;
+      await Promise.all((await navigator.serviceWorker.getRegistrations()).map((r) => r.unregister()));
+    }),
+  ]);
 }"""
 
 
@@ -129,7 +133,9 @@ class ReusedContext:
                 if current is not None:
                     page.evaluate(_CLEAR_ORIGIN_STORAGE)
                 page.unroute_all(behavior="ignoreErrors")
-                page.goto("about:blank")
+                # "commit": the old document, its EventSources and timers are gone once the new one
+                # commits; about:blank's load event adds nothing but a wait.
+                page.goto("about:blank", wait_until="commit")
             context.clear_cookies()
             context.clear_permissions()
             context.unroute_all(behavior="ignoreErrors")
