@@ -58,9 +58,9 @@ def test_the_durations_file_is_committed_and_times_the_current_suite() -> None:
     suite = set(collected(*E2E_SELECTION))
 
     timed = suite & set(durations)
-    # Not every test must be timed (a new one gets the average), but a file that times none of the
-    # suite splits blind: refresh it with `make durations`.
-    assert len(timed) >= len(suite) // 2, f"only {len(timed)} of {len(suite)} tests are in {DURATIONS.name}"
+    # Not every test must be timed (a new or renamed one gets the average, and the weekly job
+    # re-times them), but a file that times none of the suite splits blind: `make durations`.
+    assert timed, f"none of the {len(suite)} tests is in {DURATIONS.name}: run `make durations` and commit it"
     assert all(isinstance(value, float) and value >= 0 for value in durations.values())
 
 
