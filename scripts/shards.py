@@ -112,10 +112,11 @@ def merge_junit(inputs: Sequence[Path], output: Path) -> Totals:
         except Exception as exc:  # junitparser raises lxml's or ElementTree's own errors
             raise ValueError(f"{path} is not a JUnit XML file: {exc}") from exc
         suites = [parsed] if isinstance(parsed, TestSuite) else list(parsed)
-        label = path.parent.name if path.stem in {"e2e", "junit", "test"} else path.stem
+        # The artifact's folder (one per shard) and the pass: "junit-chromium-py3.11-shard1/e2e".
+        label = f"{path.parent.name}/{path.stem}"
         for suite in suites:
-            # pytest names every suite "pytest"; the shard's name tells where a failure ran.
-            suite.name = f"{label}/{suite.name}" if suite.name else label
+            # pytest names every suite "pytest", which says nothing; another tool's name is kept.
+            suite.name = label if suite.name in (None, "", "pytest") else f"{label}/{suite.name}"
             merged.add_testsuite(suite)
     merged.update_statistics()  # type: ignore[no-untyped-call]
     output.parent.mkdir(parents=True, exist_ok=True)

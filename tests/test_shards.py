@@ -196,8 +196,8 @@ def test_merging_two_shards_keeps_every_case_and_the_failure_with_its_shard(tmp_
     merged = JUnitXml.fromfile(str(output))
     suites = {suite.name: [case.name for case in suite] for suite in merged}
     assert suites == {
-        "junit-chromium-shard1/pytest": ["test_a", "test_b"],
-        "junit-chromium-shard2/pytest": ["test_c", "test_d"],
+        "junit-chromium-shard1/e2e": ["test_a", "test_b"],
+        "junit-chromium-shard2/e2e": ["test_c", "test_d"],
     }
     assert (merged.tests, merged.failures, merged.skipped) == (4, 1, 1)
 
