@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from bench.load import LoadFigures
 from bench.machine import MachineInfo, TreeMemory
 from bench.records import BatchRecord, IterationTiming, LatencyRecord
 from bench.stats import Summary, ratio, summarize
@@ -153,6 +154,8 @@ class Results(BaseModel):
     make_runs: list[MakeRun] = []
     latency: list[LatencyFigures]
     memory: MemoryFigures
+    load: LoadFigures | None = None
+    """Concurrent streams and POSTs against the API in its own process (`bench/load.py`); None if skipped."""
     targets: list[Target]
     notes: list[str]
 

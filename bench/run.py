@@ -10,7 +10,9 @@ Measures, in one run (each in fresh subprocesses, so every figure starts from a 
 - `make e2e` and `make test` wall times, measured as subprocesses of this run (skipped by `--quick`;
   `--skip-make-test` skips the second, ~3-7 minutes);
 - event latency, state written to Redis -> text on the page, at the test and production poll intervals;
-- peak memory of the test process and of the browser.
+- peak memory of the test process and of the browser;
+- load (`bench/load.py`): concurrent POSTs and held streams against the API in its own process:
+  every status, streams held, server memory per stream, time to first event.
 Every figure with a target is judged met or missed, in the table and in the JSON.
 Prints tables and writes `.bench/results.json`. Exits 0 even when a target is missed (it is a report);
 non-zero only when the benchmark itself could not run.
@@ -36,6 +38,7 @@ if __package__ in (None, ""):
     # repository: add it so that `bench.*`, `harness` and `drafts_api` import the same way as in tests.
     sys.path.insert(0, str(REPO))
 
+from bench.load import DEFAULT_POSTS, DEFAULT_STREAMS, LoadFigures  # noqa: E402
 from bench.machine import (  # noqa: E402
     BackgroundMeter,
     become_subreaper,
@@ -243,6 +246,31 @@ class Conditions:
         return {section: meter.fraction for section, meter in self.meters.items()}
 
 
+LOAD_TIMEOUT_S = 300.0
+
+
+def load_run(streams: int, posts: int) -> LoadFigures:
+    """`python -m bench.load` in a fresh process (it starts the API in one more); its figures."""
+    output = WORK_DIR / "load.json"
+    log = WORK_DIR / "load.log"
+    command = [sys.executable, "-m", "bench.load", "--streams", str(streams), "--posts", str(posts)]
+    with log.open("w") as sink:
+        try:
+            code = subprocess.run(
+                [*command, "--json-out", str(output)],
+                cwd=REPO,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                timeout=LOAD_TIMEOUT_S,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"the load run took over {LOAD_TIMEOUT_S:g} s; output: {log}") from None
+    if code != 0 or not output.exists():
+        raise BenchError(f"the load run exited with {code}; output: {log}\n{_tail(log)}")
+    return LoadFigures.model_validate_json(output.read_text())
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python bench/run.py", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the e2e suite timing (about 3 minutes)")
@@ -267,6 +295,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0.25,
         help="what counts as a quiet machine: busy share of all CPUs (default 0.25)",
     )
+    parser.add_argument(
+        "--load-streams", type=int, default=DEFAULT_STREAMS, help=f"concurrent streams (default {DEFAULT_STREAMS})"
+    )
+    parser.add_argument(
+        "--load-posts", type=int, default=DEFAULT_POSTS, help=f"concurrent POSTs (default {DEFAULT_POSTS})"
+    )
+    parser.add_argument("--no-load", action="store_true", help="skip the load section (bench/load.py)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"JSON results (default {DEFAULT_OUTPUT})")
     args = parser.parse_args(argv)
     for name in ("rounds", "flows", "suite_rounds", "latency_samples", "production_latency_samples"):
@@ -356,6 +391,12 @@ def measure(args: argparse.Namespace) -> Results:
                     f"{WORK_DIR / 'logs' / f'make-{target}.log'}"
                 )
 
+    load = None
+    if not args.no_load:
+        say(f"load: {args.load_posts} POSTs, then {args.load_streams} streams held at once (bench/load.py)")
+        with conditions.before("load"):
+            load = load_run(args.load_streams, args.load_posts)
+
     load_end = load_average()
     machine = machine_info()
     background = conditions.background()
@@ -382,6 +423,8 @@ def measure(args: argparse.Namespace) -> Results:
             "production_latency_samples": args.production_latency_samples,
             "settle_s": args.settle,
             "quiet_below": args.quiet_below,
+            "load_streams": 0 if args.no_load else args.load_streams,
+            "load_posts": 0 if args.no_load else args.load_posts,
         },
         machine=machine,
         load_start=load_start,
@@ -395,6 +438,7 @@ def measure(args: argparse.Namespace) -> Results:
         make_runs=make_runs,
         latency=latency,
         memory=memory_figures([h for (h, _), _ in rounds], [b for _, (b, _) in rounds]),
+        load=load,
         targets=targets_for(overhead, suite, latency, fresh_overhead, make_runs),
         notes=notes,
     )

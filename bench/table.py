@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
+from bench.load import load_table
 from bench.results import Results, Target
 from bench.stats import Summary
 
@@ -161,6 +162,8 @@ def header(results: Results) -> str:
 
 def render(results: Results) -> str:
     parts = [header(results), figures_table(results), breakdown_table(results)]
+    if results.load is not None:
+        parts.append(load_table(results.load))
     if results.notes:
         parts.append("\n".join(f"note: {note}" for note in results.notes))
     return "\n\n".join(parts)

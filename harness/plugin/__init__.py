@@ -1,32 +1,34 @@
 """The SSE progress gate as a pytest plugin (entry point `harness.plugin`, or `-p harness.plugin`).
 
 Hooks only; the fixtures live in `harness.plugin._fixtures`, registered in `pytest_configure` so that they are
-registered after pytest-playwright's and extend its `browser_type_launch_args`/`browser_context_args`.
+registered after pytest-playwright's and extend its `browser_type_launch_args`/`browser_context_args`; the
+report header and summary in `harness.plugin._header`. Loaded in every session of the environment, the plugin
+costs no subprocess, browser probe or server until a test requests a gate fixture.
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Generator
 
 import pytest
 
-from harness.browsers import BrowserNotFound
 from harness.plugin import _fixtures as fixtures
+from harness.plugin import _header as header
 from harness.plugin._fixtures import (
     TEST_HEARTBEAT_POLLS,
     TEST_RECONNECT_TIMEOUT_MS,
     TEST_RETRY_MS,
     RedisOutage,
 )
+from harness.plugin._marks import FRESH_CONTEXT_MARK, TEST_FAILED
 from harness.plugin._options import GateOptions, add_options
-from harness.plugin._reuse import FRESH_CONTEXT_MARK, TEST_FAILED
-from harness.recording import EvidenceCollector
-from harness.servers import STUB_FRONTEND_DIR
 
-__all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "RedisOutage"]
+__all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "GateOptions", "RedisOutage"]
 
 _FIXTURES_PLUGIN_NAME = "harness.plugin._fixtures"
+_HEADER_PLUGIN_NAME = "harness.plugin._header"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,6 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not config.pluginmanager.has_plugin(_FIXTURES_PLUGIN_NAME):
         config.pluginmanager.register(fixtures, _FIXTURES_PLUGIN_NAME)
+    if not config.pluginmanager.has_plugin(_HEADER_PLUGIN_NAME):
+        config.pluginmanager.register(header, _HEADER_PLUGIN_NAME)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -61,24 +65,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     output = session.config.getoption("output", None)
     if output:
         shutil.rmtree(session.config.invocation_params.dir / output, ignore_errors=True)
-
-
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    options = GateOptions.from_config(config)
-    browser_name = (config.getoption("browser", None) or ["chromium"])[0]
-    try:
-        browser = fixtures.browser_choice(config, browser_name).description
-    except BrowserNotFound as exc:
-        browser = f"none usable ({exc})"
-    redis = f"real Redis at {options.redis_url} (one db per worker)" if options.redis_url else "fakeredis"
-    backend = options.backend_url or options.backend_app or "drafts_api.app:create_app"
-    frontend = options.frontend_url or str(options.frontend_dir or STUB_FRONTEND_DIR)
-    lines = [
-        f"sse-gate: browser {browser_name}: {browser}",
-        f"sse-gate: redis: {redis}; backend: {backend}",
-        f"sse-gate: frontend: {frontend}" + (f"; sse client: {options.sse_client}" if options.sse_client else ""),
-    ]
-    return lines
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -102,6 +88,10 @@ def pytest_runtest_makereport(
     if report.when in ("setup", "call"):
         # Read by the shared context's teardown: a failed test's context is recycled, not reset.
         item.stash[TEST_FAILED] = item.stash.get(TEST_FAILED, False) or report.failed
+    if "harness.recording" not in sys.modules:
+        return report  # no test of this session used `gate_evidence` (which imports it): no collector
+    from harness.recording import EvidenceCollector
+
     collector = item.stash.get(EvidenceCollector.STASH_KEY, None)
     if collector is not None and report.when == "call" and report.failed:
         try:

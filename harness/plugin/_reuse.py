@@ -26,15 +26,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext, Frame, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from harness.recording import EventSourceRecorder
-
-FRESH_CONTEXT_MARK = "gate_fresh_context"
-TEST_FAILED: pytest.StashKey[bool] = pytest.StashKey()
-"""On a test item: False once its setup passed, True once its setup or call failed (the plugin sets it)."""
 
 # Run in the page before it leaves: everything the origin stored, as far as a script can reach.
 _CLEAR_ORIGIN_STORAGE = """async () => {
