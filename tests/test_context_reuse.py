@@ -65,7 +65,7 @@ LEAK_TESTS = """
 
 NO_RESET_CONFTEST = """
     import pytest
-    from harness.plugin._reuse import ReusedContext
+    from harness.plugin._reuse import ReusedContext  # internals: a reset that does nothing, the broken variant
 
     class NoReset(ReusedContext):
         def _reset(self, context):
