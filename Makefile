@@ -3,13 +3,15 @@
 #
 #   make e2e                  the gate: e2e tests, production timings excluded, 2 workers, headless
 #   make e2e WORKERS=0        the same, serially
+#   make e2e SHARD=2/3        one CI shard of it (pytest-split, by the committed .test_durations)
 #   make e2e PYTEST_ARGS='-k reconnect --headed'
 #   make test                 everything (tests/ and e2e/, slow ones too), then again on real Redis
 #                             when one answers at REDIS_URL
 #
 # Variables: PYTHON (makes the venv), WORKERS, BROWSER (chromium|firefox|webkit), PYTEST_ARGS,
 # REDIS_URL, REDIS_REQUIRED (non-empty: `make test` fails instead of skipping the real-Redis pass
-# when no Redis answers; .ci/run and GitHub set it), JUNIT_DIR (write JUnit XML there), SERVE_ARGS.
+# when no Redis answers; .ci/run and GitHub set it), JUNIT_DIR (write JUnit XML there), SERVE_ARGS,
+# SHARD (INDEX/COUNT: `make e2e` runs that shard only).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -26,6 +28,8 @@ MUTANTS_ARGS ?=
 REDIS_URL ?= redis://127.0.0.1:6379/0
 REDIS_REQUIRED ?=
 JUNIT_DIR ?=
+SHARD ?=
+DURATIONS ?= .test_durations
 
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
@@ -39,7 +43,7 @@ SOAK_RUNS ?= 10
 SOAK_BUSY ?=
 SOAK_ARGS ?=
 
-.PHONY: help venv check e2e e2e-production-shape test test-redis serve mutants bench soak lint-workflows clean
+.PHONY: help venv check e2e e2e-production-shape durations test test-redis serve mutants bench soak lint-workflows clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -73,7 +77,11 @@ $(BROWSER_READY): $(INSTALLED)
 # harness's SSE evidence) when a session starts, so the real-Redis pass writes to a folder of its
 # own instead of wiping the first pass's evidence. JUNIT_DIR=dir adds one JUnit XML per pass.
 junit = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$(1).xml)
-E2E_PASS = $(PYTEST) e2e -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(call junit,e2e) $(PYTEST_ARGS)
+E2E_ARGS = e2e -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(call junit,e2e) $(PYTEST_ARGS)
+# SHARD=i/N: pytest-split's group i of N (least_duration, by $(DURATIONS)); a shard that selects no
+# test exits 0 with a message, the gate's JUnit merge fails when no shard ran any (scripts/shards.py).
+E2E_PASS = $(if $(SHARD),$(BIN)/python scripts/shards.py run --shard '$(SHARD)' --durations $(DURATIONS) --,$(PYTEST)) \
+	$(E2E_ARGS)
 ALL_PASS = $(PYTEST) tests e2e -n $(WORKERS) --browser $(BROWSER) $(call junit,test) $(PYTEST_ARGS)
 # The same e2e scenarios against the second app, examples/production_shape (its contract, its gate
 # factory, its client module over the stub page); its known findings are strict expected failures.
@@ -91,8 +99,15 @@ REDIS_PASS = $(PYTEST) $(REDIS_PASS_PATHS) -m 'not slow' -n $(WORKERS) --browser
 	--output test-results/real-redis $(call junit,test-real-redis) $(PYTEST_ARGS)
 REDIS_URL_SHOWN = $(shell $(BIN)/python scripts/redis_reachable.py --redact '$(REDIS_URL)')
 
-e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 2), headless
+e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 2), headless; SHARD=i/N
 	$(E2E_PASS)
+
+# The durations pytest-split shards by: the gate's suite run serially (under pytest-xdist every
+# worker would write the file too, racing the controller), all tests re-timed (--clean-durations).
+# CI refreshes it on a schedule (.github/workflows/durations.yml); commit the result.
+durations: $(BROWSER_READY) ## re-time the e2e suite into .test_durations (for SHARD=)
+	$(PYTEST) e2e -m 'not slow' -n 0 --browser $(BROWSER) --store-durations --clean-durations \
+		--durations-path $(DURATIONS) $(PYTEST_ARGS)
 
 # All passes run even when one fails (the real-Redis pass tells whether a failure is Redis-specific);
 # the target fails if any did. The mutant check runs before the real-Redis pass so that pytest's own

@@ -4,12 +4,16 @@ Measures, in one run (each in fresh subprocesses, so every figure starts from a 
 - start-up: from spawning the process until backend, frontend and browser are all ready;
 - per-test overhead: the e2e happy path through the harness (pytest, `bench/scenarios`) against the
   same flow by a bare Playwright script (`bench.bare_flow`), in alternating batches so that machine
-  noise hits both sides; median walls and their ratio;
+  noise hits both sides; median walls and their ratio, for the harness on its worker's shared, reset
+  context and again with a fresh context per test (`gate_fresh_context`);
 - the e2e suite's wall time serially and with `-n 2` (skipped by `--quick`);
+- `make e2e` and `make test` wall times, measured as subprocesses of this run (skipped by `--quick`;
+  `--skip-make-test` skips the second, ~3-7 minutes);
 - event latency, state written to Redis -> text on the page, at the test and production poll intervals;
 - peak memory of the test process and of the browser;
 - load (`bench/load.py`): concurrent POSTs and held streams against the API in its own process:
   every status, streams held, server memory per stream, time to first event.
+Every figure with a target is judged met or missed, in the table and in the JSON.
 Prints tables and writes `.bench/results.json`. Exits 0 even when a target is missed (it is a report);
 non-zero only when the benchmark itself could not run.
 """
@@ -46,6 +50,7 @@ from bench.machine import (  # noqa: E402
 )
 from bench.records import BatchRecord, LatencyRecord  # noqa: E402
 from bench.results import (  # noqa: E402
+    MakeRun,
     Results,
     SuiteRun,
     latency_figures,
@@ -64,6 +69,8 @@ HAPPY_PATH_MODULE = "bench/scenarios/test_happy_path_bench.py"
 SUITE_ARGS = ("e2e", "-m", "not slow")
 BATCH_TIMEOUT_S = 600.0
 SUITE_TIMEOUT_S = 1200.0
+MAKE_TIMEOUT_S = 1800.0
+MAKE_SOURCE = "measured: a subprocess of this run"
 LOG_TAIL_LINES = 25
 NOISY_BACKGROUND = 0.10  # other work above this share of the CPUs while measuring: say so
 
@@ -132,9 +139,10 @@ def _read_record(path: Path, process: Finished) -> BatchRecord:
     return BatchRecord.read(path)
 
 
-def harness_batch(index: int, flows: int) -> tuple[BatchRecord, float]:
+def harness_batch(index: int, flows: int, fresh_context: bool = False) -> tuple[BatchRecord, float]:
     """`flows` steady flows need two more tests: the warm-up and the session-closing last one."""
-    record = WORK_DIR / f"harness-{index}.json"
+    name = f"harness-fresh-{index}" if fresh_context else f"harness-{index}"
+    record = WORK_DIR / f"{name}.json"
     args = [
         sys.executable,
         "-m",
@@ -145,12 +153,27 @@ def harness_batch(index: int, flows: int) -> tuple[BatchRecord, float]:
         "chromium",
         # Its own --output: pytest-playwright empties that folder when a session starts.
         "--output",
-        str(WORK_DIR / "test-results" / f"harness-{index}"),
+        str(WORK_DIR / "test-results" / name),
         f"--bench-iterations={flows + 2}",
         f"--bench-record={record}",
+        *(["--bench-fresh-context"] if fresh_context else []),
     ]
-    process = run_process(args, WORK_DIR / "logs" / f"harness-{index}.log").check()
+    process = run_process(args, WORK_DIR / "logs" / f"{name}.log").check()
     return _read_record(record, process), process.spawned_at
+
+
+def make_run(target: str) -> MakeRun:
+    """`make TARGET` as a user runs it; its failure is a note, not a benchmark error (the time still counts)."""
+    process = run_process(["make", target], WORK_DIR / "logs" / f"make-{target}.log", MAKE_TIMEOUT_S)
+    lines = [line.strip() for line in process.log_path.read_text(errors="replace").splitlines() if line.strip()]
+    return MakeRun(
+        target=f"make {target}",
+        wall_s=process.wall_s,
+        cpu_s=process.cpu_s,
+        exit_code=process.exit_code,
+        source=MAKE_SOURCE,
+        summary=lines[-1] if lines else "",
+    )
 
 
 def bare_batch(index: int, flows: int) -> tuple[BatchRecord, float]:
@@ -254,6 +277,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="harness/bare batch pairs (default 3)")
     parser.add_argument("--flows", type=int, default=8, help="measured flows per batch (default 8)")
     parser.add_argument("--suite-rounds", type=int, default=1, help="serial + -n 2 suite runs (default 1)")
+    parser.add_argument("--skip-make-test", action="store_true", help="do not time `make test` (minutes)")
     parser.add_argument("--latency-samples", type=int, default=40, help="at the test poll (default 40)")
     parser.add_argument(
         "--production-latency-samples", type=int, default=16, help="at the production poll (default 16)"
@@ -305,17 +329,23 @@ def measure(args: argparse.Namespace) -> Results:
         with conditions.before("per-test rounds"):
             return bare_batch(index, args.flows)
 
+    def harness_fresh(index: int) -> tuple[BatchRecord, float]:
+        with conditions.before("per-test rounds"):
+            return harness_batch(index, args.flows, fresh_context=True)
+
     rounds: list[tuple[tuple[BatchRecord, float], tuple[BatchRecord, float]]] = []
+    fresh_rounds: list[tuple[BatchRecord, BatchRecord]] = []
     for index in range(args.rounds):
-        # Alternate which side goes first, so that neither always meets the same moment of a noisy machine.
-        say(f"round {index + 1}/{args.rounds}: {args.flows} flows through the harness and by the bare script")
-        if index % 2 == 0:
-            harness_record = harness(index)
-            bare_record = bare(index)
-        else:
-            bare_record = bare(index)
-            harness_record = harness(index)
-        rounds.append((harness_record, bare_record))
+        # Rotate which side goes first, so that none always meets the same moment of a noisy machine.
+        say(
+            f"round {index + 1}/{args.rounds}: {args.flows} flows through the harness (shared context, "
+            "then fresh) and by the bare script"
+        )
+        order = [harness, bare, harness_fresh]
+        order = order[index % 3 :] + order[: index % 3]
+        done = {side: side(index) for side in order}
+        rounds.append((done[harness], done[bare]))
+        fresh_rounds.append((done[harness_fresh][0], done[bare][0]))
 
     latency = []
     for poll, samples in (
@@ -349,6 +379,18 @@ def measure(args: argparse.Namespace) -> Results:
             nproc=os.cpu_count() or 1,
         )
 
+    make_runs: list[MakeRun] = []
+    if not args.quick:
+        for target in ("e2e", *(() if args.skip_make_test else ("test",))):
+            say(f"make {target}")
+            with conditions.before(f"make {target}"):
+                make_runs.append(make_run(target))
+            if make_runs[-1].exit_code != 0:
+                notes.append(
+                    f"make {target} exited with {make_runs[-1].exit_code} ({make_runs[-1].summary}); output: "
+                    f"{WORK_DIR / 'logs' / f'make-{target}.log'}"
+                )
+
     load = None
     if not args.no_load:
         say(f"load: {args.load_posts} POSTs, then {args.load_streams} streams held at once (bench/load.py)")
@@ -367,6 +409,7 @@ def measure(args: argparse.Namespace) -> Results:
             "less so. Re-run on a quiet machine for reference figures"
         )
     overhead = overhead_figures([(harness, bare) for (harness, _), (bare, _) in rounds])
+    fresh_overhead = overhead_figures(fresh_rounds)
     return Results(
         started_at=started_at,
         duration_s=time.perf_counter() - started,
@@ -375,6 +418,7 @@ def measure(args: argparse.Namespace) -> Results:
             "rounds": args.rounds,
             "flows_per_batch": args.flows,
             "suite_rounds": args.suite_rounds,
+            "skip_make_test": args.skip_make_test,
             "latency_samples": args.latency_samples,
             "production_latency_samples": args.production_latency_samples,
             "settle_s": args.settle,
@@ -389,11 +433,13 @@ def measure(args: argparse.Namespace) -> Results:
         load_end=load_end,
         startup=startup_figures([harness for harness, _ in rounds], [bare for _, bare in rounds]),
         overhead=overhead,
+        fresh_overhead=fresh_overhead,
         suite=suite,
+        make_runs=make_runs,
         latency=latency,
         memory=memory_figures([h for (h, _), _ in rounds], [b for _, (b, _) in rounds]),
         load=load,
-        targets=targets_for(overhead, suite, latency),
+        targets=targets_for(overhead, suite, latency, fresh_overhead, make_runs),
         notes=notes,
     )
 

@@ -36,7 +36,7 @@ def spread(summary: Summary) -> str:
 
 def verdict(target: Target | None) -> tuple[str, str]:
     if target is None:
-        return "", ""
+        return "-", "no target"
     limit = seconds(target.limit) if target.unit == "s" else f"{target.limit:g}{target.unit}"
     return f"{target.comparison} {limit}", "met" if target.met else "MISSED"
 
@@ -47,17 +47,37 @@ def _target(results: Results, prefix: str) -> Target | None:
 
 def figures_table(results: Results) -> str:
     startup, overhead, memory = results.startup, results.overhead, results.memory
+    none = verdict(None)
     rows: list[list[str]] = [
-        ["start-up to ready, harness (pytest)", spread(startup.harness), "", ""],
-        ["start-up to ready, bare script", spread(startup.bare), "", ""],
-        ["per-test wall, harness", spread(overhead.harness), "", ""],
-        ["per-test wall, bare script", spread(overhead.bare), "", ""],
+        ["start-up to ready, harness (pytest)", spread(startup.harness), *none],
+        ["start-up to ready, bare script", spread(startup.bare), *none],
+        ["per-test wall, harness (shared context)", spread(overhead.harness), *none],
+        ["per-test wall, bare script (fresh context)", spread(overhead.bare), *none],
         [
             "per-test overhead, harness / bare",
             f"{overhead.ratio:.2f}x (per round: {', '.join(f'{r:.2f}' for r in overhead.round_ratios)})",
             *verdict(_target(results, "per-test overhead")),
         ],
     ]
+    fresh = results.fresh_overhead
+    if fresh is not None:
+        rows += [
+            ["per-test wall, harness (fresh context)", spread(fresh.harness), *none],
+            [
+                "fresh-context overhead, harness / bare",
+                f"{fresh.ratio:.2f}x (per round: {', '.join(f'{r:.2f}' for r in fresh.round_ratios)})",
+                *verdict(_target(results, "fresh-context per-test overhead")),
+            ],
+        ]
+    for make_run in results.make_runs:
+        failed = "" if make_run.exit_code == 0 else f", exit {make_run.exit_code}"
+        rows.append(
+            [
+                f"{make_run.target} wall",
+                f"{seconds(make_run.wall_s)} ({make_run.cpu_s:.0f} CPU-s{failed}; {make_run.source})",
+                *verdict(_target(results, f"{make_run.target} wall")),
+            ]
+        )
     if results.suite is not None:
         suite = results.suite
         serial = statistics.median(run.wall_s for run in suite.serial)
@@ -74,12 +94,11 @@ def figures_table(results: Results) -> str:
                 "e2e suite CPUs kept busy",
                 f"serial {suite.serial_cores_busy:.2f}, -n 2 {suite.parallel_cores_busy:.2f} of "
                 f"{results.machine.nproc}; CPU-bound ceiling of the speed-up {suite.speedup_ceiling:.2f}x",
-                "",
-                "",
+                *none,
             ]
         )
     else:
-        rows.append(["e2e suite wall, serial / -n 2", "skipped (--quick)", "", ""])
+        rows.append(["e2e suite wall, serial / -n 2", "skipped (--quick)", *none])
     for latency in results.latency:
         rows.append(
             [
@@ -92,8 +111,7 @@ def figures_table(results: Results) -> str:
         [
             "peak RSS, test process",
             f"pytest {memory.harness_process_peak_mb:.0f} MB; bare script {memory.bare_process_peak_mb:.0f} MB",
-            "",
-            "",
+            *none,
         ],
         [
             "browser memory",
@@ -101,8 +119,7 @@ def figures_table(results: Results) -> str:
             f"{memory.harness_browser.peak_rss_sum_mb:.0f} MB, PSS {memory.harness_browser.pss_sum_mb:.0f} MB "
             f"(bare {memory.bare_browser.peak_rss_sum_mb:.0f} / {memory.bare_browser.pss_sum_mb:.0f} MB); "
             f"driver {memory.harness_browser.driver_peak_rss_mb:.0f} MB",
-            "",
-            "",
+            *none,
         ],
     ]
     return format_table(["figure", "value", "target", "verdict"], rows)
@@ -116,10 +133,13 @@ def breakdown_table(results: Results) -> str:
         [f"start-up: {step}", _optional(startup.harness_steps.get(step)), _optional(startup.bare_steps.get(step))]
         for step in steps
     ]
-    rows += [
-        [f"per test: {step.step}", _optional(step.harness_s), _optional(step.bare_s)] for step in results.overhead.steps
-    ]
-    return format_table(["step (medians; start-up from spawn)", "harness", "bare script"], rows)
+    fresh = {step.step: step.harness_s for step in results.fresh_overhead.steps} if results.fresh_overhead else None
+    rows = [[*row, ""] for row in rows] if fresh is not None else rows
+    for step in results.overhead.steps:
+        row = [f"per test: {step.step}", _optional(step.harness_s), _optional(step.bare_s)]
+        rows.append([*row, _optional(fresh.get(step.step))] if fresh is not None else row)
+    headers = ["step (medians; start-up from spawn)", "harness", "bare script"]
+    return format_table([*headers, "harness, fresh context"] if fresh is not None else headers, rows)
 
 
 def _optional(value: float | None) -> str:

@@ -12,7 +12,9 @@ import pytest
 from bench.machine import MachineInfo, ProcessMemory, TreeMemory, browser_tree_memory
 from bench.records import BatchRecord, IterationTiming, LatencyRecord, LatencySample
 from bench.results import (
+    MAKE_LIMITS_S,
     SCHEMA_VERSION,
+    MakeRun,
     Results,
     SuiteRun,
     judge,
@@ -215,7 +217,7 @@ def test_table_aligns_columns_and_checks_row_width() -> None:
 def test_render_shows_figures_verdicts_load_and_notes() -> None:
     text = render(sample_results())
     overhead_line = next(line for line in text.splitlines() if line.startswith("per-test overhead"))
-    assert "1.50x" in overhead_line and "<= 1.25x" in overhead_line and overhead_line.endswith("MISSED")
+    assert "1.50x" in overhead_line and "<= 0.75x" in overhead_line and overhead_line.endswith("MISSED")
     suite_line = next(line for line in text.splitlines() if line.startswith("e2e suite wall"))
     assert "90.00 s / 50.00 s = 1.80x" in suite_line and suite_line.endswith("met")
     assert "serial 1.00, -n 2 1.60 of 2; CPU-bound ceiling of the speed-up 2.25x" in text
@@ -261,3 +263,49 @@ def test_nonsense_counts_are_refused() -> None:
     with pytest.raises(SystemExit) as exit_info:
         run.parse_args(["--rounds", "0"])
     assert exit_info.value.code == 2
+
+
+def make_run(target: str, wall_s: float, exit_code: int = 0) -> MakeRun:
+    return MakeRun(target=target, wall_s=wall_s, cpu_s=wall_s, exit_code=exit_code, source="measured: a subprocess")
+
+
+def test_make_walls_and_the_fresh_context_comparison_are_judged() -> None:
+    overhead = overhead_figures([(batch("harness", [9, 0.6, 0.6, 9]), batch("bare", [9, 1.0, 1.0]))])
+    fresh = overhead_figures([(batch("harness", [9, 1.1, 1.1, 9]), batch("bare", [9, 1.0, 1.0]))])
+    runs = [make_run("make e2e", 19.0), make_run("make test", 200.0)]
+
+    targets = {t.name: t for t in targets_for(overhead, None, [], fresh, runs)}
+
+    assert (targets["per-test overhead (harness / bare)"].limit, targets["per-test overhead (harness / bare)"].met) == (
+        0.75,
+        True,
+    )
+    assert targets["fresh-context per-test overhead (harness / bare)"].met is True
+    assert targets["make e2e wall"].limit == MAKE_LIMITS_S["make e2e"] == 20.0 and targets["make e2e wall"].met
+    assert targets["make test wall"].limit == 180.0 and not targets["make test wall"].met
+
+
+def test_the_speed_up_target_is_the_one_two_cpus_allow() -> None:
+    overhead = overhead_figures([(batch("harness", [1, 1, 1]), batch("bare", [1, 1]))])
+    suite = suite_figures("pytest e2e", [run(90.0, 126.0)], [run(61.0, 100.0)], nproc=2)
+
+    [*_, speed_up] = targets_for(overhead, suite, [])
+
+    assert (speed_up.limit, speed_up.met) == (1.45, True)  # 1.48x: missed under the old 1.6x
+
+
+def test_every_figure_row_has_a_target_or_says_it_has_none() -> None:
+    results = sample_results()
+    results.make_runs = [make_run("make e2e", 25.0, exit_code=1)]
+    results.targets = targets_for(results.overhead, results.suite, results.latency, None, results.make_runs)
+
+    text = render(results)
+    figures = text.split("\n\n")[1].splitlines()[2:]
+
+    assert all(line.endswith(("met", "MISSED", "no target")) for line in figures), figures
+    make_line = next(line for line in figures if line.startswith("make e2e wall"))
+    assert "25.00 s" in make_line and "exit 1" in make_line and "<= 20.00 s" in make_line, make_line
+    assert make_line.endswith("MISSED")
+    document = json.loads(results.model_dump_json())
+    assert document["make_runs"][0]["source"] == "measured: a subprocess"
+    assert {t["name"]: t["met"] for t in document["targets"]}["make e2e wall"] is False

@@ -91,6 +91,7 @@ def test_public_fixtures_are_documented(pytester: pytest.Pytester) -> None:
         "gate_foreign_frontend",
         "gate_evidence",
         "gate_page",
+        "gate_reused_context",
     ):
         section = output[output.index(f"\n{name} ") :].split("\n", 2)
         assert "no docstring" not in section[1], f"fixture {name} is undocumented: {section[:2]}"

@@ -76,7 +76,7 @@ def copy_workflows(destination: Path) -> Path:
 
 
 def test_the_workflows_exist() -> None:
-    assert {f.name for f in WORKFLOW_FILES} >= {"e2e.yml", "staging-gate.yml"}, WORKFLOW_FILES
+    assert {f.name for f in WORKFLOW_FILES} >= {"e2e.yml", "staging-gate.yml", "durations.yml"}, WORKFLOW_FILES
 
 
 def test_actionlint_finds_no_problem_in_the_workflows(actionlint: str) -> None:
@@ -176,9 +176,13 @@ def gate_problems(workflow: dict[str, Any]) -> list[str]:
         problems.append(f"gate needs {sorted(needs)}, not every other job {sorted(set(jobs) - {'gate'})}")
     if gate.get("if") != "always()":
         problems.append(f"gate has if: {gate.get('if')!r}; without always() a failed job skips the gate, which passes")
-    checks = " ".join(step.get("run", "") for step in gate.get("steps", []))
-    if "success" not in checks or "exit 1" not in checks:
-        problems.append(f"gate's steps do not fail unless every job succeeded: {checks!r}")
+    checks = [step for step in gate.get("steps", []) if "exit 1" in step.get("run", "")]
+    if not checks or "success" not in checks[-1]["run"]:
+        problems.append(f"gate's steps do not fail unless every job succeeded: {gate.get('steps')!r}")
+    elif checks[-1].get("if") != "always()":
+        # Without it, a failed merge step before it would skip the check (the job fails anyway,
+        # but the log would no longer say which job did not succeed).
+        problems.append("gate's job check does not run always()")
     return problems
 
 
@@ -206,6 +210,73 @@ def test_e2e_matrix_covers_every_browser_and_supported_python() -> None:
     run_steps = " ".join(step.get("run", "") for step in job["steps"])
     assert "playwright install --with-deps" in run_steps, run_steps
     assert "JUNIT_DIR=" in run_steps, run_steps
+
+
+def shard_problems(workflow: dict[str, Any]) -> list[str]:
+    """Why the e2e matrix would not run the whole suite across its shards (empty list: it does)."""
+    job = workflow["jobs"]["e2e"]
+    count = int(workflow.get("env", {}).get("SHARDS", 0))
+    shards = job["strategy"]["matrix"].get("shard", [])
+    problems = []
+    if count < 1 or sorted(shards) != list(range(1, count + 1)):
+        problems.append(f"matrix shard {shards} is not 1..SHARDS={count}: a group would never run")
+    run_steps = " ".join(step.get("run", "") for step in job["steps"])
+    if (
+        'SHARD="$SHARD_INDEX/$SHARDS"' not in run_steps
+        or job.get("env", {}).get("SHARD_INDEX") != "${{ matrix.shard }}"
+    ):
+        problems.append(f"the e2e job does not pass its shard to make e2e: {run_steps!r}")
+    names = [
+        str(step["with"]["name"])
+        for step in job["steps"]
+        if str(step.get("uses", "")).startswith("actions/upload-artifact@")
+    ]
+    clashing = [name for name in names if "matrix.shard" not in name]
+    if clashing:
+        problems.append(f"artifact names without the shard would clash between shards: {clashing}")
+    return problems
+
+
+def test_e2e_matrix_runs_every_shard_and_passes_it_to_make() -> None:
+    assert shard_problems(load_workflow(WORKFLOWS / "e2e.yml")) == []
+
+
+def test_shard_policy_catches_a_missing_shard_and_clashing_artifacts() -> None:
+    workflow = load_workflow(WORKFLOWS / "e2e.yml")
+    workflow["jobs"]["e2e"]["strategy"]["matrix"]["shard"] = [1]
+    workflow["env"]["SHARDS"] = 2
+    for step in workflow["jobs"]["e2e"]["steps"]:
+        if "with" in step and "name" in step["with"]:
+            step["with"]["name"] = str(step["with"]["name"]).replace("-shard${{ matrix.shard }}", "")
+
+    problems = shard_problems(workflow)
+
+    assert len(problems) == 2, problems
+
+
+def test_gate_merges_every_jobs_junit_and_the_run_reports() -> None:
+    gate = load_workflow(WORKFLOWS / "e2e.yml")["jobs"]["gate"]
+    downloads = [
+        s["with"]["pattern"] for s in gate["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact@")
+    ]
+    run_steps = " ".join(step.get("run", "") for step in gate["steps"])
+
+    assert {"junit-*", "run-report-*"} <= set(downloads), downloads
+    assert "scripts/shards.py merge" in run_steps and "--report-dir" in run_steps, run_steps
+
+
+def test_durations_are_refreshed_by_a_scheduled_full_run_and_uploaded() -> None:
+    workflow = load_workflow(WORKFLOWS / "durations.yml")
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    run_steps = " ".join(step.get("run", "") for step in steps)
+    uploads = [s["with"]["path"] for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    durations_target = re.search(r"^durations:.*?(?=^\S)", (REPO / "Makefile").read_text(), re.DOTALL | re.MULTILINE)
+
+    assert workflow["on"]["schedule"][0]["cron"], workflow["on"]
+    assert "make durations" in run_steps, run_steps
+    assert durations_target and "--store-durations" in durations_target.group(0), durations_target
+    assert "-n 0" in durations_target.group(0), "under xdist every worker would write the durations file"
+    assert ".test_durations" in uploads, uploads
 
 
 def test_a_job_runs_the_suite_on_a_real_redis_service_and_cannot_skip_it() -> None:

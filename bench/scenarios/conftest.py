@@ -28,6 +28,17 @@ _READY_FIXTURES = {"gate_live_frontend": "frontend", "gate_live_backend": "backe
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--bench-iterations", type=int, default=5, help="run the scenario this many times")
     parser.addoption("--bench-record", type=Path, default=None, help="write the timings here (JSON)")
+    parser.addoption(
+        "--bench-fresh-context",
+        action="store_true",
+        help="give every test a fresh browser context (gate_fresh_context), as pytest-playwright would",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("bench_fresh_context"):
+        for item in items:
+            item.add_marker(pytest.mark.gate_fresh_context)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -23,6 +23,7 @@ from harness.plugin._fixtures import (
     RedisOutage,
     StartGeneration,
 )
+from harness.plugin._marks import FRESH_CONTEXT_MARK, TEST_FAILED
 from harness.plugin._options import GateOptions, add_options
 
 __all__ = [
@@ -51,6 +52,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{BROWSER_QUIRK_MARK}(browser, reason): a known SSE quirk of that browser engine; the test is "
         "expected to fail there (xfail, not strict) and the report says why",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{FRESH_CONTEXT_MARK}: give this test a browser context and page of its own instead of the worker's "
+        "shared, reset one (for tests that add init scripts, bindings, headers, geolocation... to the context)",
     )
     if not config.pluginmanager.has_plugin(_FIXTURES_PLUGIN_NAME):
         config.pluginmanager.register(fixtures, _FIXTURES_PLUGIN_NAME)
@@ -87,6 +93,9 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if report.when in ("setup", "call"):
+        # Read by the shared context's teardown: a failed test's context is recycled, not reset.
+        item.stash[TEST_FAILED] = item.stash.get(TEST_FAILED, False) or report.failed
     if "harness.recording" not in sys.modules:
         return report  # no test of this session used `gate_evidence` (which imports it): no collector
     from harness.recording import EvidenceCollector

@@ -11,6 +11,9 @@ Every one of them can be overridden in a `conftest.py` by defining a fixture of 
 
 pytest-playwright's `browser_type_launch_args` and `browser_context_args` are extended, not replaced:
 its flags (`--browser`, `--headed`, `--tracing`, `--video`, `--screenshot`, `--output`) keep working.
+Its `context` and `page` are overridden: one context and page per worker (`gate_reused_context`),
+reset between tests (see `harness.plugin._reuse`), with a trace and a screenshot per test as before;
+`@pytest.mark.gate_fresh_context` gives a test pytest-playwright's own fresh context.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from harness.browsers import BrowserChoice, BrowserNotFound, find_browser
 from harness.contract import DRAFTS_API, AppContract, ContractSpecError, Timings, load_contract
 from harness.pages import NewDraftPage
 from harness.plugin._header import browser_choices
+from harness.plugin._marks import FRESH_CONTEXT_MARK, TEST_FAILED
 from harness.plugin._options import GateOptions
 
 # The rest is imported where a fixture first needs it: this module is imported by every pytest
@@ -37,6 +41,7 @@ from harness.plugin._options import GateOptions
 # gate fixture must not pay for them. (harness.contract and harness.pages are plain Python.)
 if TYPE_CHECKING:
     from drafts_api.settings import Settings
+    from harness.plugin._reuse import ReusedContext
     from harness.proxy import FaultProxy
     from harness.recording import EvidenceCollector, WireLog
     from harness.scripting import Scripted, ScriptedGenerator, ScriptedRun, TaskStateRun, TaskStateScripter
@@ -361,12 +366,20 @@ def gate_foreign_frontend(
 
 @pytest.fixture
 def gate_evidence(
-    request: pytest.FixtureRequest, page: Page, gate_wire_log: WireLog, output_path: str
+    request: pytest.FixtureRequest,
+    page: Page,
+    gate_wire_log: WireLog,
+    output_path: str,
+    gate_contract: AppContract,
 ) -> Iterator[EvidenceCollector]:
     """Records what the page and the backend did, for the failure report and its diagnosis."""
     from harness.recording import EvidenceCollector
 
-    collector = EvidenceCollector(request.node.nodeid, page, gate_wire_log, Path(output_path))
+    shared = None if _fresh_context_reason(request) else request.getfixturevalue("gate_reused_context")
+    recorder = shared.recorder if shared is not None and shared.owns(page.context) else None
+    collector = EvidenceCollector(
+        request.node.nodeid, page, gate_wire_log, Path(output_path), recorder, contract=gate_contract
+    )
     collector.start()
     request.node.stash[EvidenceCollector.STASH_KEY] = collector
     yield collector
@@ -446,3 +459,64 @@ def browser_type_launch_args(
 def browser_context_args(browser_context_args: dict[str, Any], gate_live_frontend: LiveServer | str) -> dict[str, Any]:
     """Pages open relative to the frontend (not pytest-base-url's `base_url`, which every session reads)."""
     return {**browser_context_args, "base_url": _frontend_url(gate_live_frontend)}
+
+
+def _fresh_context_reason(request: pytest.FixtureRequest) -> str | None:
+    """Why this test cannot share the worker's context (None: it can)."""
+    if request.node.get_closest_marker(FRESH_CONTEXT_MARK) is not None:
+        return f"@pytest.mark.{FRESH_CONTEXT_MARK}"
+    if request.node.get_closest_marker("browser_context_args") is not None:
+        return "@pytest.mark.browser_context_args (a context of its own arguments)"
+    if request.config.getoption("video", None) in ("on", "retain-on-failure"):
+        return "--video (one video per context)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def gate_reused_context(browser: Browser, browser_context_args: dict[str, Any]) -> Iterator[ReusedContext]:
+    """The worker's shared browser context and page, reset between tests (`harness.plugin._reuse`)."""
+    from harness.plugin._reuse import ReusedContext
+
+    shared = ReusedContext(browser, browser_context_args)
+    yield shared
+    shared.recycle()
+
+
+@pytest.fixture
+def context(
+    request: pytest.FixtureRequest,
+    new_context: Callable[..., BrowserContext],
+    _artifacts_recorder: Any,
+    pytestconfig: pytest.Config,
+) -> Iterator[BrowserContext]:
+    """pytest-playwright's `context`, shared by the worker's tests unless the test needs its own.
+
+    On the shared context, tracing starts and stops per test and pytest-playwright's artifacts
+    recorder takes its screenshots and trace before the reset, so `--tracing`/`--screenshot` give
+    each test its own files, as with a fresh context.
+    """
+    if _fresh_context_reason(request):
+        yield new_context()
+        return
+    shared: ReusedContext = request.getfixturevalue("gate_reused_context")
+    context = shared.acquire()
+    tracing = pytestconfig.getoption("tracing", None) in ("on", "retain-on-failure")
+    if tracing:
+        context.tracing.start(title=request.node.nodeid, screenshots=True, snapshots=True, sources=True)
+    yield context
+    # pytest-playwright's own hand-over at context close: the trace file and the screenshots, taken
+    # before the reset wipes the page. Skipped when neither is asked for (it costs a round trip).
+    artifacts = tracing or pytestconfig.getoption("screenshot", None) in ("on", "only-on-failure")
+    shared.release(
+        failed=request.node.stash.get(TEST_FAILED, True),
+        before_reset=_artifacts_recorder.on_will_close_browser_context if artifacts else None,
+    )
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest, context: BrowserContext) -> Page:
+    """pytest-playwright's `page`: the shared context's warmed page, or a new page of a fresh context."""
+    if _fresh_context_reason(request):
+        return context.new_page()
+    shared: ReusedContext = request.getfixturevalue("gate_reused_context")
+    return shared.page()

@@ -47,26 +47,39 @@ class EvidenceCollector:
     STASH_KEY: ClassVar[pytest.StashKey[EvidenceCollector]] = pytest.StashKey()
 
     def __init__(
-        self, test_id: str, page: Page, wire_log: WireLog, output_dir: Path, contract: AppContract = DRAFTS_API
+        self,
+        test_id: str,
+        page: Page,
+        wire_log: WireLog,
+        output_dir: Path,
+        recorder: EventSourceRecorder | None = None,
+        contract: AppContract = DRAFTS_API,
     ) -> None:
+        """`recorder`: one already installed on the page's context (a context reused across tests,
+        where a second install would fail); `start()` clears it. None: a new one is installed."""
         self.test_id = test_id
         self.contract = contract
         self.page = page
         self.wire_log = wire_log
         self.output_dir = output_dir
-        self._recorder = EventSourceRecorder()
+        self._installed_recorder = recorder is not None
+        self._recorder = recorder if recorder is not None else EventSourceRecorder()
         self._observer = PageObserver()
         self._backend_log = _BackendLog()
         self._mark = 0
 
     def start(self) -> None:
         self._mark = self.wire_log.mark()
-        self._recorder.install(self.page.context)
+        if self._installed_recorder:
+            self._recorder.clear()
+        else:
+            self._recorder.install(self.page.context)
         self._observer.attach(self.page.context)
         logging.getLogger().addHandler(self._backend_log)
 
     def stop(self) -> None:
         logging.getLogger().removeHandler(self._backend_log)
+        self._observer.detach()
 
     # -- queries for tests --------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
 """Page-side recording: how the page used EventSource, and what the browser logged, requested and visited.
 
 `EventSourceRecorder.install(context)` adds `eventsource_recorder.js` as an init script (it runs in
-every document before any page script) and a context-wide binding through which every record is
-pushed to Python as it happens. The push is what makes the log survive navigation: the in-page
-array dies with its document (the redirect to the editor right after `success`), the records
-already handed to Python do not. `collect(page)` also reads the current document's array and merges
-it in, in case a record was emitted before the binding existed.
+every document before any page script) and a context-wide binding. Records stay in the page (no
+round trip to Python per event, which cost the hot path ~1 ms each); `collect(page)` reads the
+current document's array in one evaluate. The in-page array dies with its document (the redirect to
+the editor right after `success`), so when a navigation starts (`beforeunload`) the script hands the
+document's records to Python through the binding in one call, and each later one as it happens
+(see the script for why not `pagehide`). `clear()` forgets them (a reused context, next test).
 
 `PageObserver.attach(context)` listens to Playwright's console, pageerror, request, response,
 requestfinished, requestfailed and framenavigated events. Their times are receipt times (the sync
@@ -75,9 +76,11 @@ class EventSourceRecorder:
         # One script, config first: two separate init scripts would rely on their relative order.
         return f"globalThis.__sseGateRecorderConfig = {json.dumps(config)};\n{SCRIPT_PATH.read_text('utf-8')}"
 
-    def _receive(self, source: Any, record: Any) -> None:
-        if isinstance(record, dict) and "doc" in record and "seq" in record:
-            self._records[(str(record["doc"]), int(record["seq"]))] = record
+    def _receive(self, source: Any, records: Any) -> None:
+        """The binding: a batch of records (a document unloading), or one record."""
+        for record in records if isinstance(records, list) else [records]:
+            if isinstance(record, dict) and "doc" in record and "seq" in record:
+                self._records[(str(record["doc"]), int(record["seq"]))] = record
 
     def records(self) -> list[dict[str, Any]]:
         """The raw records received so far, in the order they happened."""
@@ -93,8 +96,7 @@ class EventSourceRecorder:
                 in_page = page.evaluate(f"() => Array.from(globalThis[{json.dumps(LOG_NAME)}] || [])")
             except PlaywrightError:
                 in_page = []  # navigating or closed: the binding has delivered what there was
-            for record in in_page:
-                self._receive(None, record)
+            self._receive(None, in_page)
         return build_eventsource_log(self.records())
 
 
@@ -164,6 +166,8 @@ class PageObserver:
         self._requests: dict[Request, PageRequest] = {}
         self._console: list[ConsoleEntry] = []
         self._navigations: list[Navigation] = []
+        self._context: BrowserContext | None = None
+        self._pages: list[Page] = []
 
     def attach(self, context: BrowserContext) -> PageObserver:
         context.on("request", self._on_request)
@@ -171,11 +175,28 @@ class PageObserver:
         context.on("requestfinished", self._on_request_finished)
         context.on("requestfailed", self._on_request_failed)
         context.on("page", self._watch_page)
+        self._context = context
         for page in context.pages:
             self._watch_page(page)
         return self
 
+    def detach(self) -> None:
+        """Stop observing (a context reused by the next test must not keep this test's listeners)."""
+        context, self._context = self._context, None
+        if context is not None:
+            context.remove_listener("request", self._on_request)
+            context.remove_listener("response", self._on_response)
+            context.remove_listener("requestfinished", self._on_request_finished)
+            context.remove_listener("requestfailed", self._on_request_failed)
+            context.remove_listener("page", self._watch_page)
+        for page in self._pages:
+            page.remove_listener("console", self._on_console)
+            page.remove_listener("pageerror", self._on_page_error)
+            page.remove_listener("framenavigated", self._on_frame_navigated)
+        self._pages.clear()
+
     def _watch_page(self, page: Page) -> None:
+        self._pages.append(page)
         page.on("console", self._on_console)
         page.on("pageerror", self._on_page_error)
         page.on("framenavigated", self._on_frame_navigated)
