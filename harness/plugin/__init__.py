@@ -26,6 +26,7 @@ from harness.servers import STUB_FRONTEND_DIR
 __all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "RedisOutage"]
 
 _FIXTURES_PLUGIN_NAME = "harness.plugin._fixtures"
+_REPORT_PLUGIN_NAME = "harness.plugin._report"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +45,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not config.pluginmanager.has_plugin(_FIXTURES_PLUGIN_NAME):
         config.pluginmanager.register(fixtures, _FIXTURES_PLUGIN_NAME)
+    if not config.pluginmanager.has_plugin(_REPORT_PLUGIN_NAME):
+        from harness.plugin import _report  # the timeline and the run report (hooks of their own)
+
+        config.pluginmanager.register(_report, _REPORT_PLUGIN_NAME)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -8,7 +8,10 @@ from harness.scripting._scripted import (
     ScriptedGenerationError,
     ScriptedGenerator,
     ScriptedRun,
+    StepObserver,
+    StepRecord,
     Succeed,
+    describe_step,
 )
 
 __all__ = [
@@ -19,5 +22,8 @@ __all__ = [
     "ScriptedGenerationError",
     "ScriptedGenerator",
     "ScriptedRun",
+    "StepObserver",
+    "StepRecord",
     "Succeed",
+    "describe_step",
 ]

@@ -1,0 +1,475 @@
+"""The SSE timeline of one failed test: one self-contained HTML file built from the written evidence.
+
+Rows on one time axis (seconds since the first thing recorded), one column per actor: the test's
+scripted steps, the stream connections, each frame as the server sent it, each event as the page's
+EventSource dispatched it (and to how many listeners), and what the page showed. Mismatches are
+computed here from the data and marked in red: a frame sent but never dispatched, a dispatch that
+reached no listener, a dispatch held back, a stream opened after the stream had ended with `done`.
+
+Hand-written HTML because no library draws SSE: Playwright's trace viewer shows no EventSource
+traffic, and a template engine would be a dependency for one page. Every text from the server or the
+page goes through `html.escape`: it is untrusted. No script, no external resource: it opens from an
+artifact zip, offline.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from harness.evidence import Evidence, PageDispatch, WireFrame, WireStream
+from harness.recording import PageText
+from harness.report._records import (
+    EVIDENCE_FILE,
+    TIMELINE_FILE,
+    read_diagnosis,
+    read_page_text,
+    read_steps,
+)
+from harness.scripting import StepRecord
+
+LANES: Final = ("test", "connection", "server sent", "page EventSource", "page shows")
+HELD_BACK_S: Final = 1.0  # a dispatch later than this after its frame was sent was held back on the way
+TABLE_BUDGET_BYTES: Final = 130_000  # with the rest of the page, a timeline stays under 200 KB
+MAX_TICKS: Final = 600
+MAX_TEXT: Final = 140
+MAX_FAILURE_TEXT: Final = 3000
+TERMINAL_EVENTS: Final = frozenset({"done"})
+FILE_LINKS: Final = (
+    ("evidence.json", "all evidence (JSON)"),
+    ("diagnosis.txt", "diagnosis"),
+    ("wire.jsonl", "frames as sent"),
+    ("page-eventsource.json", "page EventSource"),
+    ("requests.json", "page requests"),
+    ("console.log", "console"),
+    ("backend.log", "backend log"),
+)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _cut(text: str | None, limit: int = MAX_TEXT) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+Mismatch = tuple[float | None, str]  # when (None: no one moment), and the text with `{at}` for the time
+
+
+@dataclass
+class Row:
+    t: float
+    lane: str
+    text: str  # plain text; escaped when rendered
+    marks: list[str] = field(default_factory=list)  # mismatch labels: shown in red
+    warn: bool = False  # held back and the like: amber
+    order: int = 0
+    sort_t: float | None = None  # where it is listed, when not at `t`
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    dispatched: int = 0
+    delivered: int = 0
+
+
+@dataclass
+class Timeline:
+    """What the HTML shows, computed from the data (tests read it without parsing HTML)."""
+
+    test_id: str
+    rule: str
+    line: str
+    details: list[str]
+    failure_text: str
+    rows: list[Row]
+    tallies: dict[str, Tally]
+    mismatches: list[str]
+    t0: float
+
+    def lane_rows(self, lane: str) -> list[Row]:
+        return [row for row in self.rows if row.lane == lane]
+
+
+def _short(url: str, limit: int = 64) -> str:
+    """A long stream URL with its middle left out (the task id at its end is what tells streams apart)."""
+    return url if len(url) <= limit else url[: limit // 2 - 2] + "\u2026" + url[-(limit // 2 - 1) :]
+
+
+def _frame_text(frame: WireFrame) -> str:
+    if frame.kind == "event":
+        return f"event: {frame.event}  data: {_cut(frame.data)}" + (f"  id: {frame.id}" if frame.id else "")
+    if frame.kind == "retry":
+        return f"retry: {frame.retry_ms} ms"
+    if frame.kind == "comment":
+        return f": {_cut((frame.data or '').strip())}"
+    if frame.kind == "dataless":
+        return f"event: {frame.event} without a data line"
+    return f"unterminated block at end of stream: {_cut(frame.data)}"
+
+
+def _folded_frames(frames: Sequence[WireFrame]) -> list[tuple[WireFrame, str, int, float]]:
+    """(first frame, its text, how many, time of the last) with consecutive comments (heartbeats) folded."""
+    folded: list[tuple[WireFrame, str, int, float]] = []
+    for frame in frames:
+        last = folded[-1] if folded else None
+        if frame.kind == "comment" and last is not None and last[0].kind == "comment":
+            folded[-1] = (last[0], last[1], last[2] + 1, frame.t)
+        else:
+            folded.append((frame, _frame_text(frame), 1, frame.t))
+    return folded
+
+
+def _stream_rows(
+    streams: Sequence[WireStream], collected_at: float, rows: list[Row], mismatches: list[Mismatch]
+) -> None:
+    ended_with_done_at: float | None = None
+    for index, stream in enumerate(sorted(streams, key=lambda s: s.opened_at)):
+        kind = stream.content_type or "no content type"
+        opened = f"stream #{stream.stream_id} {stream.method} {_short(stream.target)} -> {stream.status} ({kind})"
+        marks: list[str] = []
+        if index:
+            opened = f"reconnect ({index + 1}. connection): " + opened
+        if stream.last_event_id_header:
+            opened += f", Last-Event-ID {stream.last_event_id_header!r}"
+        if ended_with_done_at is not None and stream.opened_at >= ended_with_done_at:
+            marks.append("reconnect after the end")
+            mismatches.append(
+                (stream.opened_at, f"stream #{stream.stream_id} opened at {{at}}, after a stream had ended with `done`")
+            )
+        if stream.status is not None and (stream.status >= 400 or not stream.is_event_stream):
+            marks.append(f"answered {stream.status} {kind}")
+            if stream.body_excerpt:
+                opened += f": {_cut(stream.body_excerpt)}"
+        rows.append(Row(stream.opened_at, "connection", opened, marks))
+        for frame, text, count, until in _folded_frames(stream.frames):
+            if frame.kind == "comment":
+                folded = f"  x{count} (until +{until - frame.t:.2f} s)" if count > 1 else ""
+                rows.append(Row(frame.t, "server sent", text + folded))
+                continue
+            marks = ["browsers never dispatch this"] if frame.kind in ("dataless", "unterminated") else []
+            rows.append(Row(frame.t, "server sent", f"#{stream.stream_id} {text}", marks))
+            if frame.kind == "event" and frame.event in TERMINAL_EVENTS and ended_with_done_at is None:
+                ended_with_done_at = frame.t
+        if stream.closed_at is not None:
+            ended = f"stream #{stream.stream_id} ended by {stream.ended_by or '?'}, {stream.bytes_sent} bytes"
+            if stream.error:
+                ended += f": {_cut(stream.error)}"
+            rows.append(Row(stream.closed_at, "connection", ended, ["error"] if stream.ended_by == "error" else []))
+        elif stream.ended_by is None:
+            rows.append(
+                Row(
+                    max(stream.opened_at, collected_at),
+                    "connection",
+                    f"stream #{stream.stream_id} still open at failure time",
+                )
+            )
+
+
+def _match_dispatches(
+    evidence: Evidence, rows: list[Row], mismatches: list[Mismatch], tallies: dict[str, Tally]
+) -> None:
+    """Pair every event frame sent with the page's dispatch of it (same type, in order)."""
+    sent = sorted(((frame, stream) for stream, frame in evidence.wire_events()), key=lambda pair: pair[0].t)
+    dispatches = [d for d in evidence.eventsource.dispatches if d.trusted and d.message_event]
+    used: set[int] = set()
+    matched: dict[int, WireFrame] = {}
+    for frame, _stream in sent:
+        tally = tallies.setdefault(frame.event, Tally())
+        tally.sent += 1
+        for index, dispatch in enumerate(dispatches):
+            if index not in used and dispatch.type == frame.event and dispatch.t >= frame.t - 0.05:
+                used.add(index)
+                matched[index] = frame
+                break
+        else:
+            closed_before = any(close.t >= frame.t - HELD_BACK_S for close in evidence.eventsource.closes)
+            after_end = closed_before and frame.event in TERMINAL_EVENTS
+            label = "after the page closed" if closed_before else "never dispatched"
+            for row in rows:
+                if row.lane == "server sent" and row.t == frame.t and f"event: {frame.event} " in row.text:
+                    if after_end:
+                        row.text += "  (not dispatched: the page had closed the EventSource, as it should)"
+                    elif label not in row.marks:
+                        row.marks.append(label)
+                    break
+            if not after_end:
+                why = " (the page had closed its EventSource)" if closed_before else ""
+                mismatches.append((frame.t, f"`{frame.event}` sent at {{at}} was never dispatched by the page{why}"))
+    undelivered: dict[str, int] = {}
+    for index, dispatch in enumerate(dispatches):
+        paired: WireFrame | None = matched.get(index)
+        tally = tallies.setdefault(dispatch.type, Tally())
+        tally.dispatched += 1
+        if dispatch.listeners_called:
+            tally.delivered += 1
+        marks = []
+        warn = False
+        text = f"{dispatch.type} -> {dispatch.listeners_called} listener(s)"
+        if dispatch.data is not None and (paired is None or paired.data != dispatch.data):
+            text += f"  data: {_cut(dispatch.data)}"  # the same data as the frame's is not repeated
+        if dispatch.listeners_called == 0:
+            marks.append("reached no listener")
+            undelivered[dispatch.type] = undelivered.get(dispatch.type, 0) + 1
+        if paired is not None and dispatch.t - paired.t > HELD_BACK_S:
+            text += f"  (sent {dispatch.t - paired.t:.2f} s earlier)"
+            marks.append(f"held back {dispatch.t - paired.t:.1f} s")
+            warn = True
+        elif paired is None:
+            text += "  (no matching frame in the wire log)"
+        # Listed after its frame: the wire log stamps a frame once its send returned, which can be a
+        # millisecond after the page already had it.
+        after = paired.t if paired is not None else dispatch.t
+        rows.append(Row(dispatch.t, "page EventSource", text, marks, warn, sort_t=max(dispatch.t, after)))
+    for type_, count in undelivered.items():
+        mismatches.append((None, f"{count} `{type_}` event(s) dispatched to no page listener"))
+
+
+def _other_page_rows(evidence: Evidence, rows: list[Row]) -> None:
+    log = evidence.eventsource
+    for source in log.sources:
+        listened = ", ".join(f"{t} ({'/'.join(w)})" for t, w in source.listened_types().items()) or "nothing"
+        rows.append(
+            Row(source.t, "page EventSource", f"new EventSource({_short(source.url, 48)}); listens for {listened}")
+        )
+    for dispatch in log.dispatches:
+        if dispatch.message_event and dispatch.trusted:
+            continue  # matched above
+        rows.append(Row(dispatch.t, "page EventSource", _transport_text(dispatch), _transport_marks(dispatch)))
+    for close in log.closes:
+        rows.append(Row(close.t, "page EventSource", f"close() (readyState was {close.ready_state_before})"))
+    for request in evidence.stream_connections():
+        if request.failure:
+            rows.append(
+                Row(request.t, "connection", f"page's stream request failed: {_cut(request.failure)}", ["failed"])
+            )
+    for entry in evidence.page_errors():
+        rows.append(Row(entry.t, "page EventSource", f"uncaught: {_cut(entry.text)}", ["page error"]))
+
+
+def _transport_text(dispatch: PageDispatch) -> str:
+    who = "" if dispatch.trusted else " (by page code)"
+    if dispatch.type == "error":
+        state = {0: "reconnecting", 2: "closed: gave up"}.get(
+            dispatch.ready_state if dispatch.ready_state is not None else -1, f"readyState {dispatch.ready_state}"
+        )
+        return f"transport error{who} ({state}), {dispatch.listeners_called} listener(s)"
+    return f"{dispatch.type}{who}, {dispatch.listeners_called} listener(s)"
+
+
+def _transport_marks(dispatch: PageDispatch) -> list[str]:
+    return ["connection gave up"] if dispatch.type == "error" and dispatch.ready_state == 2 else []
+
+
+def _text_rows(texts: Iterable[PageText], evidence: Evidence, rows: list[Row]) -> None:
+    last_url = ""
+    for text in texts:
+        if text.url != last_url and last_url:
+            rows.append(Row(text.t, "page shows", f"at {_cut(text.url)}"))
+        last_url = text.url
+        shown = f"status: {_cut(text.status)!r}" if text.status else "status: (empty)"
+        if text.alert:
+            rows.append(Row(text.t, "page shows", f"{shown}  alert: {_cut(text.alert)!r}", ["alert"]))
+        else:
+            rows.append(Row(text.t, "page shows", shown))
+    if not rows or not any(row.lane == "page shows" for row in rows):
+        # No page-text recording (an older evidence folder): what the page showed at failure time.
+        for navigation in evidence.navigations:
+            rows.append(Row(navigation.t, "page shows", f"navigated to {_cut(navigation.url)}"))
+        if evidence.page_status_text or evidence.page_alert_text:
+            marks = ["alert"] if evidence.page_alert_text else []
+            shown = f"at failure: status {evidence.page_status_text!r}, alert {evidence.page_alert_text!r}"
+            rows.append(Row(evidence.collected_at, "page shows", _cut(shown, 2 * MAX_TEXT), marks))
+
+
+def _step_rows(steps: Iterable[StepRecord], rows: list[Row]) -> None:
+    for step in steps:
+        took = f" ({(step.t_end - step.t_start) * 1000:.0f} ms)" if step.t_end is not None else " (not applied)"
+        by = " [autoplay]" if step.by == "autoplay" else ""
+        marks = [f"failed: {_cut(step.error, 120)}"] if step.error else []
+        rows.append(Row(step.t_start, "test", f"run #{step.run}: {step.step}{by}{took}", marks))
+
+
+def build(
+    evidence: Evidence, rule: str, line: str, details: list[str], steps: Sequence[StepRecord], texts: Sequence[PageText]
+) -> Timeline:
+    rows: list[Row] = []
+    mismatches: list[Mismatch] = []
+    tallies: dict[str, Tally] = {}
+    _step_rows(steps, rows)
+    _stream_rows(evidence.streams, evidence.collected_at, rows, mismatches)
+    _match_dispatches(evidence, rows, mismatches, tallies)
+    _other_page_rows(evidence, rows)
+    _text_rows(texts, evidence, rows)
+    lane_order = {lane: index for index, lane in enumerate(LANES)}
+    for order, row in enumerate(rows):
+        row.order = order
+    rows.sort(key=lambda row: (row.t if row.sort_t is None else row.sort_t, lane_order[row.lane], row.order))
+    t0 = min((row.t for row in rows), default=evidence.collected_at)
+    said = [text.format(at=f"+{t - t0:.2f} s" if t is not None else "") for t, text in mismatches]
+    return Timeline(evidence.test_id, rule, line, details, evidence.failure_text, rows, tallies, said, t0)
+
+
+_CSS: Final = """
+body{font:13px/1.4 system-ui,sans-serif;margin:16px;color:#1b1b1b;background:#fff}
+h1{font-size:17px;margin:0 0 4px;padding:8px 10px;background:#fdecea;border-left:5px solid #c62828}
+h1.ok{background:#eef6ee;border-color:#2e7d32}
+.id{color:#555;font-family:ui-monospace,monospace;margin:0 0 8px}
+table{border-collapse:collapse;margin:8px 0}
+td,th{border:1px solid #ddd;padding:2px 6px;vertical-align:top;text-align:left}
+th{background:#f4f4f4;position:sticky;top:0}
+.tl td{font-family:ui-monospace,monospace;font-size:12px;max-width:330px;word-break:break-word}
+.tl td.t{color:#666;white-space:nowrap;text-align:right}
+.mark{display:inline-block;background:#c62828;color:#fff;border-radius:3px;padding:0 4px;margin-left:4px;
+  font-family:system-ui,sans-serif}
+.warn .mark{background:#e08a00}
+tr.bad td.hit{background:#fdecea}
+tr.warn td.hit{background:#fff4e0}
+.tally td.diff{background:#fdecea;font-weight:bold}
+pre{background:#f6f6f6;padding:6px;white-space:pre-wrap;max-height:14em;overflow:auto}
+ul.m li{color:#c62828}
+.files a{margin-right:10px}
+svg text{font:11px system-ui,sans-serif}
+.top{display:flex;gap:32px;align-items:flex-start} h2{font-size:15px;margin:10px 0 4px}
+"""
+
+
+def _overview_svg(timeline: Timeline) -> str:
+    """A strip per lane with a tick per row: the shape of the run at a glance (red: a mismatch)."""
+    width, lane_h, left = 900, 16, 120
+    span = max((timeline.rows[-1].t - timeline.t0) if timeline.rows else 0.0, 0.001)
+    parts = [f'<svg width="{width + left + 10}" height="{lane_h * len(LANES) + 18}" role="img" aria-label="overview">']
+    for index, lane in enumerate(LANES):
+        y = index * lane_h
+        parts.append(f'<text x="0" y="{y + 12}">{_e(lane)}</text>')
+        parts.append(f'<line x1="{left}" x2="{left + width}" y1="{y + 8}" y2="{y + 8}" stroke="#ddd"/>')
+    for row in timeline.rows[:MAX_TICKS]:
+        x = left + (row.t - timeline.t0) / span * width
+        y = LANES.index(row.lane) * lane_h
+        color = "#e08a00" if row.warn and row.marks else "#c62828" if row.marks else "#3b6fb6"
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y + 2}" width="2" height="12" fill="{color}"><title>'
+            f"+{row.t - timeline.t0:.3f} s {_e(row.text)}</title></rect>"
+        )
+    axis_y = lane_h * len(LANES) + 12
+    for tick in range(6):
+        x = left + tick * width / 5
+        parts.append(f'<text x="{x:.0f}" y="{axis_y}" text-anchor="middle">+{tick * span / 5:.2f} s</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _row_html(row: Row, t0: float) -> str:
+    css = "warn" if row.warn else "bad" if row.marks else ""
+    badges = "".join(f'<span class="mark">{_e(m)}</span>' for m in row.marks)
+    cells = "".join(
+        f'<td class="hit">{_e(row.text)}{badges}</td>' if lane == row.lane else "<td></td>" for lane in LANES
+    )
+    return f'<tr class="{css}" data-lane="{_e(row.lane)}"><td class="t">+{row.t - t0:.3f}</td>{cells}</tr>'
+
+
+def _within_budget(lines: Sequence[str], budget: int) -> list[str]:
+    """All the rows if they fit; else the first and the last that fit in half the budget each (the
+    start and the failure are what matter), with a row saying how many were left out."""
+    sizes = [len(line.encode("utf-8")) for line in lines]
+    if sum(sizes) <= budget:
+        return list(lines)
+    head, used = 0, 0
+    while head < len(lines) and used + sizes[head] <= budget // 2:
+        used, head = used + sizes[head], head + 1
+    tail, used = len(lines), 0
+    while tail > head and used + sizes[tail - 1] <= budget // 2:
+        used, tail = used + sizes[tail - 1], tail - 1
+    gap = (
+        f'<tr class="bad"><td class="t"></td><td colspan="{len(LANES)}">{tail - head} rows left out here '
+        "(size bound); evidence.json has them all</td></tr>"
+    )
+    return [*lines[:head], gap, *lines[tail:]]
+
+
+def render(timeline: Timeline, links: Sequence[tuple[str, str]] = ()) -> str:
+    out: list[str] = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        # No network: the page may not load anything, whatever the evidence says.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        f"<title>SSE timeline: {_e(timeline.test_id)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>[sse-gate] {_e(timeline.line or 'no diagnosis written')}</h1>",
+        f'<p class="id">{_e(timeline.test_id)}{f" &middot; rule {_e(timeline.rule)}" if timeline.rule else ""}</p>',
+    ]
+    if links:
+        out.append(
+            '<p class="files">' + "".join(f'<a href="{_e(href)}">{_e(label)}</a>' for href, label in links) + "</p>"
+        )
+    out.append('<div class="top"><div><h2>Events: sent / dispatched / reached a listener</h2>')
+    out.append(
+        '<table class="tally"><tr><th>event</th><th>sent</th><th>dispatched</th><th>reached a listener</th></tr>'
+    )
+    for type_, tally in timeline.tallies.items():
+        counts = [tally.sent, tally.dispatched, tally.delivered]
+        out.append(
+            f"<tr><td>{_e(type_)}</td>"
+            + "".join(f'<td class="{"diff" if value != tally.sent else ""}">{value}</td>' for value in counts)
+            + "</tr>"
+        )
+    out.append("</table></div>")
+    if timeline.mismatches:
+        shown = timeline.mismatches[:20]
+        more = len(timeline.mismatches) - len(shown)
+        out.append(
+            '<div><h2>Mismatches</h2><ul class="m">'
+            + "".join(f"<li>{_e(m)}</li>" for m in shown)
+            + (f"<li>... and {more} more</li>" if more > 0 else "")
+            + "</ul></div>"
+        )
+    out.append("</div>")
+    out.append("<h2>Timeline</h2>")
+    out.append(_overview_svg(timeline))
+    out.append('<table class="tl"><tr><th>time</th>' + "".join(f"<th>{_e(lane)}</th>" for lane in LANES) + "</tr>")
+    lines = [_row_html(row, timeline.t0) for row in timeline.rows]
+    out.extend(_within_budget(lines, TABLE_BUDGET_BYTES))
+    out.append("</table>")
+    if timeline.details:
+        out.append(
+            "<h2>Diagnosis details</h2><ul>"
+            + "".join(f"<li>{_e(_cut(d, 400))}</li>" for d in timeline.details[:12])
+            + "</ul>"
+        )
+    if timeline.failure_text:
+        out.append(f"<h2>The test's failure</h2><pre>{_e(_cut(timeline.failure_text, MAX_FAILURE_TEXT))}</pre>")
+    out.append("</body></html>\n")
+    return "\n".join(out)
+
+
+def timeline_for(directory: Path | str) -> Timeline:
+    """The timeline of an evidence folder (evidence.json, diagnosis.txt, steps.json, page-text.json)."""
+    folder = Path(directory)
+    if not (folder / EVIDENCE_FILE).is_file():
+        raise FileNotFoundError(f"no {EVIDENCE_FILE} in {folder}: not an evidence folder")
+    evidence = Evidence.load(folder)
+    rule, line, details = read_diagnosis(folder)
+    return build(evidence, rule, line, details, read_steps(folder), read_page_text(folder))
+
+
+def write_timeline(directory: Path | str, *, trace: str | None = None) -> Path:
+    """Write `timeline.html` into the evidence folder `directory`; `trace`: the trace file's name to link."""
+    folder = Path(directory)
+    timeline = timeline_for(folder)
+    links = [(name, label) for name, label in FILE_LINKS if (folder / name).is_file()]
+    if trace:
+        links.insert(0, (trace, "Playwright trace (playwright show-trace)"))
+    path = folder / TIMELINE_FILE
+    path.write_text(render(timeline, links), encoding="utf-8")
+    return path
+
+
+def timeline_for_evidence(
+    evidence: Evidence, steps: Sequence[StepRecord] = (), texts: Sequence[PageText] = ()
+) -> Timeline:
+    """The timeline of in-memory evidence, without a diagnosis (for the trace groups)."""
+    return build(evidence, "", "", [], steps, texts)
