@@ -30,7 +30,7 @@ from harness.report import (
     write_timeline,
 )
 from harness.report._records import EVIDENCE_FILE, read_diagnosis
-from harness.report._run_report import REPORT_FILE, RESULTS_DIR
+from harness.report._run_report import REPORT_FILE, RESULTS_PREFIX
 from harness.report._trace import SSE_GROUP
 from harness.scripting import ScriptedGenerator, StepRecord
 
@@ -149,8 +149,13 @@ def _after_call(item: pytest.Item, report: pytest.TestReport, recording: _TestRe
     trace = "trace.zip" if _tracing_on(item.config) else None
     timeline = write_timeline(out, trace=trace)
     _, line, _ = read_diagnosis(out)
-    report.user_properties.append((DIAGNOSIS_PROPERTY, line))
-    report.user_properties.append((TIMELINE_PROPERTY, os.path.relpath(timeline, item.config.invocation_params.dir)))
+    # On the item: JUnit XML writes the properties of the teardown report, which copies the item's.
+    properties = [
+        (DIAGNOSIS_PROPERTY, line),
+        (TIMELINE_PROPERTY, os.path.relpath(timeline, item.config.invocation_params.dir)),
+    ]
+    item.user_properties.extend(properties)
+    report.user_properties.extend(properties)
     report.sections.append(("sse-gate timeline", f"open {timeline}"))
     _pytest_html_extras(item, report, timeline, line)
     return os.path.relpath(out, _output_root(item.config)), line
@@ -228,7 +233,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput"):
         return
     root = _output_root(session.config)
-    if (root / RESULTS_DIR).is_dir():
+    if any(root.glob(f"{RESULTS_PREFIX}.*.jsonl")):
         session.config.stash[_REPORT_PATH] = write_run_report([root], root / REPORT_FILE)
 
 

@@ -17,7 +17,7 @@ from harness.report._records import (
 from harness.report._run_report import (
     MUTANTS_FILE,
     REPORT_FILE,
-    RESULTS_DIR,
+    RESULTS_PREFIX,
     ResultEntry,
     load_results,
     record_result,
@@ -30,7 +30,7 @@ __all__ = [
     "MUTANTS_FILE",
     "PAGE_TEXT_FILE",
     "REPORT_FILE",
-    "RESULTS_DIR",
+    "RESULTS_PREFIX",
     "SSE_GROUP",
     "STEPS_FILE",
     "TIMELINE_FILE",

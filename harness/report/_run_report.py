@@ -1,6 +1,6 @@
 """The run report: one HTML page over every test of a run (every xdist worker), mergeable across shards.
 
-Each pytest process appends one JSON line per test outcome to `<output>/sse-gate-results/<worker>.jsonl`
+Each pytest process appends one JSON line per test outcome to `<output>/sse-gate-results.<worker>.jsonl`
 while it runs; the report is rendered from those lines and the per-test folders next to them, so the
 same code renders one run (at session end) and several shards' downloaded `test-results/` folders
 (`python -m harness.report merge DIR... -o report.html`).
@@ -31,7 +31,8 @@ from typing import Any, Final
 
 from harness.report._records import EVIDENCE_FILE, TIMELINE_FILE
 
-RESULTS_DIR: Final = "sse-gate-results"
+RESULTS_PREFIX: Final = "sse-gate-results"  # <output>/sse-gate-results.<worker>.jsonl: files, not a folder,
+# so that the output folder keeps one folder per failed test and nothing else
 REPORT_FILE: Final = "report.html"
 MUTANTS_FILE: Final = "mutants.json"
 BAD_OUTCOMES: Final = ("failed", "error", "xpassed")
@@ -53,9 +54,8 @@ class ResultEntry:
 
 def record_result(results_root: Path, entry: ResultEntry) -> Path:
     """Append `entry` to this worker's results file (one file per worker: no two writers share one)."""
-    folder = results_root / RESULTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{entry.worker}.jsonl"
+    results_root.mkdir(parents=True, exist_ok=True)
+    path = results_root / f"{RESULTS_PREFIX}.{entry.worker}.jsonl"
     with path.open("a", encoding="utf-8") as out:
         out.write(json.dumps(asdict(entry), ensure_ascii=False) + "\n")
     return path
@@ -74,7 +74,7 @@ def load_results(roots: Iterable[Path]) -> list[LoadedEntry]:
     for root in roots:
         if not root.is_dir():
             raise FileNotFoundError(f"not a folder: {root}")
-        for path in sorted(root.rglob(f"{RESULTS_DIR}/*.jsonl")):
+        for path in sorted(root.rglob(f"{RESULTS_PREFIX}.*.jsonl")):
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if not line.strip():
                     continue
@@ -83,7 +83,7 @@ def load_results(roots: Iterable[Path]) -> list[LoadedEntry]:
                     entry = ResultEntry(**{k: v for k, v in row.items() if k in fields})
                 except (ValueError, TypeError) as exc:
                     raise ValueError(f"{path}:{number}: not a result entry ({exc}): {line[:200]!r}") from exc
-                loaded.append(LoadedEntry(path.parent.parent, entry))
+                loaded.append(LoadedEntry(path.parent, entry))
     return loaded
 
 
@@ -211,6 +211,10 @@ def render_run_report(entries: Sequence[LoadedEntry], mutants: Sequence[MutantRo
 def write_run_report(roots: Sequence[Path], out: Path) -> Path:
     """Render the report over `roots` into `out` (its links are relative to `out`'s folder)."""
     entries = load_results(roots)
+    if not entries:
+        raise FileNotFoundError(
+            f"no {RESULTS_PREFIX}.*.jsonl under {', '.join(map(str, roots))}: no gate run wrote there"
+        )
     mutants = load_mutants(roots)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_run_report(entries, mutants, out), encoding="utf-8")
