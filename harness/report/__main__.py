@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.report._run_report import REPORT_FILE, write_run_report
+from harness.report._run_report import REPORT_FILE, markdown_summary, write_run_report
 from harness.report._timeline import write_timeline
 
 ORIGINAL_CLIENT = Path("e2e/mutants/clients/original_onmessage.js")
@@ -25,6 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     merge = commands.add_parser("merge", help="one run report over several output folders (shards)")
     merge.add_argument("dirs", nargs="+", type=Path)
     merge.add_argument("-o", "--out", type=Path, default=Path(REPORT_FILE))
+    summary = commands.add_parser("summary", help="Markdown: failures and their first lines (job summary)")
+    summary.add_argument("dirs", nargs="+", type=Path)
+    summary.add_argument("--artifact-url", default="")
     timeline = commands.add_parser("timeline", help="write timeline.html into an evidence folder")
     timeline.add_argument("dir", type=Path)
     shot = commands.add_parser("screenshot", help="run the production bug and screenshot its timeline")
@@ -35,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "merge":
             print(write_run_report(args.dirs, args.out))
+        elif args.command == "summary":
+            print(markdown_summary(args.dirs, args.artifact_url), end="")
         elif args.command == "timeline":
             print(write_timeline(args.dir))
         else:

@@ -219,3 +219,27 @@ def write_run_report(roots: Sequence[Path], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_run_report(entries, mutants, out), encoding="utf-8")
     return out
+
+
+def _md(text: str) -> str:
+    """Text for a GitHub Markdown table cell: HTML escaped (the summary renders HTML), pipes and newlines out."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def markdown_summary(roots: Sequence[Path], artifact_url: str = "", *, limit: int = 30) -> str:
+    """The job summary ($GITHUB_STEP_SUMMARY): counts, each failure's first line, where the artifact is."""
+    entries = load_results(roots)
+    bad = [loaded.entry for loaded in entries if loaded.entry.outcome in BAD_OUTCOMES]
+    lines = [f"### SSE gate: {len(bad)} failed of {len(entries)}", ""]
+    if artifact_url:
+        lines += [
+            f"Run report and SSE timelines: [download the artifact]({artifact_url}) "
+            f"(open `report.html`; each failure links its `timeline.html`).",
+            "",
+        ]
+    if bad:
+        lines += ["| test | first line |", "| --- | --- |"]
+        lines += [f"| {_md(entry.test_id)} | {_md(entry.first_line)} |" for entry in bad[:limit]]
+        if len(bad) > limit:
+            lines.append(f"| ... | {len(bad) - limit} more in the run report |")
+    return "\n".join(lines) + "\n"
