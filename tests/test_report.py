@@ -223,3 +223,14 @@ def test_a_corrupt_results_line_names_the_file_and_line(tmp_path: Path) -> None:
         out.write("{not json\n")
     with pytest.raises(ValueError, match=r"sse-gate-results.gw0.jsonl:2: not a result entry"):
         write_run_report([tmp_path], tmp_path / "report.html")
+
+
+def test_job_summary_lists_failures_escaped_for_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Fails if: a test id or first line can break the Markdown table or inject HTML into the summary."""
+    record_result(tmp_path, _entry("t.py::test[a|b]", "failed", line="<b>bold</b> | `x`"))
+    record_result(tmp_path, _entry("t.py::test_ok", "passed"))
+    assert report_main(["summary", str(tmp_path), "--artifact-url", "https://example.invalid/a/1"]) == 0
+    summary = capsys.readouterr().out
+    assert summary.startswith("### SSE gate: 1 failed of 2")
+    assert "(https://example.invalid/a/1)" in summary
+    assert "| t.py::test[a\\|b] | &lt;b&gt;bold&lt;/b&gt; \\| 'x' |" in summary

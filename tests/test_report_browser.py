@@ -48,7 +48,7 @@ def failed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproce
         [
             sys.executable, "-m", "pytest", "test_flows.py", "-n", "2", "-p", "no:cacheprovider",
             f"--sse-client={ORIGINAL_CLIENT}", f"--output={output}", "--tracing=retain-on-failure",
-            f"--junitxml={work / 'junit.xml'}",
+            f"--junitxml={work / 'junit.xml'}", f"--html={work / 'html' / 'index.html'}",
         ],
         cwd=work, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
@@ -104,6 +104,16 @@ def test_junit_carries_the_diagnosis_line_as_a_property(
     properties = {p.get("name"): p.get("value") or "" for p in case.iter("property")}
     assert "named-event mismatch" in properties["sse_gate_diagnosis"]
     assert properties["sse_gate_timeline"].endswith("test-flows-py-test-production-bug-chromium/timeline.html")
+
+
+def test_pytest_html_gets_the_timeline_link_and_the_diagnosis_line(
+    failed_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """Fails if: a user's pytest-html report does not link the timeline or show the diagnosis line."""
+    output, _ = failed_run
+    page = (output.parent / "html" / "index.html").read_text()
+    assert "../results/test-flows-py-test-production-bug-chromium/timeline.html" in page
+    assert "SSE timeline" in page and "named-event mismatch" in page
 
 
 def test_scripted_steps_page_text_and_sse_are_groups_in_playwrights_trace(
