@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
 from drafts_api.app import create_app
 from drafts_api.generation import DeterministicGenerator
-from drafts_api.settings import Settings
+from drafts_api.settings import InvalidSettings, load_settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +27,12 @@ def main(argv: list[str] | None = None) -> None:
         overrides["redis_url"] = args.redis_url
     if args.cors_origin:
         overrides["cors_origins"] = args.cors_origin
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        settings = load_settings(**overrides)
+    except InvalidSettings as exc:
+        # One line naming the setting and the value, before anything starts; no traceback.
+        print(f"drafts-api: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     app = create_app(settings, generator=DeterministicGenerator(phase_delay=args.phase_delay))
     uvicorn.run(app, host=args.host, port=args.port)
 

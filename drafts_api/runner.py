@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from redis import RedisError
 
-from drafts_api.generation import DraftGenerator, GenerationFailed
+from drafts_api.generation import DraftContent, DraftGenerator, GenerationFailed
 from drafts_api.protocol import Draft, GenerateRequest, TaskState
 from drafts_api.stream import STORE_UNAVAILABLE
 from drafts_api.tasks import TaskStore, new_id
@@ -38,6 +38,67 @@ class TaskRunner(Protocol):
     async def aclose(self) -> None: ...
 
 
+class Generation:
+    """One generation's steps, in order. Seam: a variant of the job (state written in the wrong order, an
+    input dropped, a failure swallowed) is a subclass overriding one step, handed to the API through
+    `DraftsApi.generation` (see `drafts_api.handlers`).
+    """
+
+    def __init__(
+        self, store: TaskStore, *, task_id: str, campaign_id: str, request: GenerateRequest, generator: DraftGenerator
+    ) -> None:
+        self.store = store
+        self.task_id = task_id
+        self.campaign_id = campaign_id
+        self.request = request
+        self.generator = generator
+
+    async def report_progress(self, message: str) -> None:
+        await self.store.update_task_state(self.task_id, TaskState.PROGRESS, {"message": message})
+
+    async def start(self) -> None:
+        await self.store.update_task_state(self.task_id, TaskState.STARTED, {"message": "Generation started..."})
+
+    def draft_from(self, content: DraftContent) -> Draft:
+        return Draft(
+            id=new_id(),
+            campaign_id=self.campaign_id,
+            title=content.title,
+            body=content.body,
+            tone=self.request.tone,
+            length=self.request.length,
+            created_at=datetime.now(UTC),
+        )
+
+    async def finish(self, draft: Draft) -> None:
+        # The draft must be readable before the page is told about it: it navigates straight to it.
+        await self.store.save_draft(draft)
+        await self.store.update_task_state(self.task_id, TaskState.SUCCESS, {"draft": draft.model_dump(mode="json")})
+
+    async def fail(self, message: str, *, retry_delays: tuple[float, ...] = ()) -> None:
+        await _record_failure(self.store, self.task_id, message, retry_delays=retry_delays)
+
+    async def run(self) -> None:
+        """STARTED, PROGRESS..., then SUCCESS (draft saved first) or FAILURE."""
+        try:
+            await self.start()
+            content = await self.generator.generate(self.request, self.report_progress)
+            await self.finish(self.draft_from(content))
+        except GenerationFailed as failure:
+            await self.fail(failure.message)
+        except asyncio.CancelledError:
+            await self.fail(INTERRUPTED)
+            raise
+        except RedisError as exc:
+            # Streams open now report the outage themselves. Without a terminal state, though, the task
+            # would look alive until its TTL to any later stream: record the failure once Redis is back.
+            logger.warning("task %s: Redis failed during generation: %s", self.task_id, exc)
+            await self.fail(STORE_UNAVAILABLE, retry_delays=FAILURE_RECORD_RETRY_DELAYS_S)
+        except Exception:
+            logger.exception("task %s: the generator raised", self.task_id)
+            await self.fail(GENERIC_FAILURE)
+
+
 async def run_generation(
     store: TaskStore,
     *,
@@ -46,39 +107,8 @@ async def run_generation(
     request: GenerateRequest,
     generator: DraftGenerator,
 ) -> None:
-    """Generate one draft, writing STARTED, PROGRESS..., then SUCCESS (draft saved first) or FAILURE."""
-
-    async def report_progress(message: str) -> None:
-        await store.update_task_state(task_id, TaskState.PROGRESS, {"message": message})
-
-    try:
-        await store.update_task_state(task_id, TaskState.STARTED, {"message": "Generation started..."})
-        content = await generator.generate(request, report_progress)
-        draft = Draft(
-            id=new_id(),
-            campaign_id=campaign_id,
-            title=content.title,
-            body=content.body,
-            tone=request.tone,
-            length=request.length,
-            created_at=datetime.now(UTC),
-        )
-        # The draft must be readable before the page is told about it: it navigates straight to it.
-        await store.save_draft(draft)
-        await store.update_task_state(task_id, TaskState.SUCCESS, {"draft": draft.model_dump(mode="json")})
-    except GenerationFailed as failure:
-        await _record_failure(store, task_id, failure.message)
-    except asyncio.CancelledError:
-        await _record_failure(store, task_id, INTERRUPTED)
-        raise
-    except RedisError as exc:
-        # Streams open now report the outage themselves. Without a terminal state, though, the task
-        # would look alive until its TTL to any later stream: record the failure once Redis is back.
-        logger.warning("task %s: Redis failed during generation: %s", task_id, exc)
-        await _record_failure(store, task_id, STORE_UNAVAILABLE, retry_delays=FAILURE_RECORD_RETRY_DELAYS_S)
-    except Exception:
-        logger.exception("task %s: the generator raised", task_id)
-        await _record_failure(store, task_id, GENERIC_FAILURE)
+    """Generate one draft with the default steps (`Generation`)."""
+    await Generation(store, task_id=task_id, campaign_id=campaign_id, request=request, generator=generator).run()
 
 
 async def _record_failure(

@@ -2,18 +2,29 @@
 
 Environment names are `DRAFTS_<FIELD>` (e.g. `DRAFTS_POLL_INTERVAL=0.05`); the Redis URL also reads
 the conventional `REDIS_URL`. Defaults are production timings on an embedded fakeredis.
+
+Every value is checked when the settings are built, so a bad one stops the API at start-up rather
+than failing each request later; `load_settings` turns the check's report into `InvalidSettings`,
+one line naming each setting and the value received.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "DRAFTS_"
+
+
+class InvalidSettings(ValueError):
+    """A setting has a value the API cannot run with; the message is one line naming it and the value."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DRAFTS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     redis_url: Annotated[
         str | None,
@@ -38,6 +49,31 @@ class Settings(BaseSettings):
         str | None, Field(description="A regex of further allowed origins, e.g. preview deployments.")
     ] = None
 
+    redis_max_connections: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=10_000,
+            description="Size of the Redis connection pool; a command waits for a free connection when all are busy.",
+        ),
+    ] = 50
+    redis_pool_timeout: Annotated[
+        float, Field(gt=0, le=60, description="Seconds a command may wait for a free pool connection.")
+    ] = 5.0
+    max_body_bytes: Annotated[
+        int, Field(ge=1024, le=16 * 1024 * 1024, description="Largest request body accepted; larger ones get 413.")
+    ] = 64 * 1024
+
+    @field_validator("cors_origin_regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression ({exc})") from None
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -49,3 +85,19 @@ class Settings(BaseSettings):
     @property
     def heartbeat_interval(self) -> float:
         return self.poll_interval * self.heartbeat_polls
+
+
+def _setting_name(field: str) -> str:
+    return "REDIS_URL" if field == "redis_url" else f"{ENV_PREFIX}{field.upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """`Settings(**overrides)` (the environment fills the rest); `InvalidSettings` if a value is unusable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error.get("loc") else "?"
+            problems.append(f"{_setting_name(field)}={error.get('input')!r}: {error.get('msg')}")
+        raise InvalidSettings("invalid setting " + "; ".join(problems)) from None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
 from drafts_api.protocol import Draft, TaskState
@@ -26,6 +26,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class CorruptRecord(Exception):
+    """A record in Redis that does not parse (written by another version, or damaged): not an outage."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"the record at {key!r} is unreadable: {reason}")
+        self.key = key
+
+
+def _parse(model: type[_Model], key: str, raw: bytes | str) -> _Model:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "the record"
+        raise CorruptRecord(key, f"{where}: {first.get('msg')} ({exc.error_count()} error(s))") from None
+
+
 class TaskRecord(BaseModel):
     task_id: str
     campaign_id: str
@@ -37,7 +57,12 @@ class TaskRecord(BaseModel):
 
 
 class TaskStore:
-    """The API's only access to Redis. Raises `redis.RedisError` when Redis is unreachable."""
+    """The API's only access to Redis. Raises `redis.RedisError` when Redis is unreachable or its pool
+    is busy (`drafts_api.redis_pool.pool_exhausted` tells which), `CorruptRecord` for a record that does
+    not parse.
+
+    Seam: `create_app(store_factory=...)` takes a subclass (e.g. one serving stale drafts).
+    """
 
     def __init__(self, redis: Redis, *, task_ttl: int, key_prefix: str = "drafts:") -> None:
         self.redis = redis
@@ -75,15 +100,19 @@ class TaskStore:
         return record
 
     async def get_task_state(self, task_id: str) -> TaskRecord | None:
-        raw = await self.redis.get(self._task_key(task_id))
-        return None if raw is None else TaskRecord.model_validate_json(raw)
+        """The task's record, None if there is none; `CorruptRecord` if it does not parse."""
+        key = self._task_key(task_id)
+        raw = await self.redis.get(key)
+        return None if raw is None else _parse(TaskRecord, key, raw)
 
     async def save_draft(self, draft: Draft) -> None:
         await self.redis.set(self._draft_key(draft.id), draft.model_dump_json())
 
     async def get_draft(self, draft_id: str) -> Draft | None:
-        raw = await self.redis.get(self._draft_key(draft_id))
-        return None if raw is None else Draft.model_validate_json(raw)
+        """The saved draft, None if there is none; `CorruptRecord` if it does not parse."""
+        key = self._draft_key(draft_id)
+        raw = await self.redis.get(key)
+        return None if raw is None else _parse(Draft, key, raw)
 
     async def ping(self) -> None:
         await self.redis.ping()

@@ -130,7 +130,7 @@ class ApiBackend:
 
 
 BackendFactory = Callable[..., ApiBackend]
-"""`make_backend(**settings_overrides, runner=..., draft_write_delay=...)`, the fixture's factory."""
+"""`make_backend(**settings_overrides, runner=..., draft_write_delay=..., app_parts={...})`, the fixture's factory."""
 
 
 def _peek(response: httpx.Response) -> str:
@@ -148,7 +148,9 @@ def start_backend(
     *,
     runner: TaskRunner | None = None,
     draft_write_delay: float = 0.0,
+    **app_parts: Any,
 ) -> ApiBackend:
+    """`app_parts` go to `create_app` as they are (`handlers=`, `event_source=`, `store_factory=`)."""
     generator = ScriptedGenerator()
     polls = PollCounter()
 
@@ -159,7 +161,7 @@ def start_backend(
         )
         return cast(AsyncRedis, wrapped)
 
-    app = create_app(settings, generator=generator, redis_factory=redis_factory, runner=runner)
+    app = create_app(settings, generator=generator, redis_factory=redis_factory, runner=runner, **app_parts)
     server = LiveServer(app, timeout_graceful_shutdown=1.0).start()
     client = httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT)
     return ApiBackend(app, server, client, settings, generator, polls, redis_under_test)

@@ -98,13 +98,21 @@ def backend(shared_backend: ApiBackend) -> Iterator[ApiBackend]:
 
 @pytest.fixture
 def make_backend(redis_under_test: RedisUnderTest) -> Iterator[BackendFactory]:
-    """Starts private drafts APIs: `make_backend(poll_interval=0.2, runner=..., draft_write_delay=...)`."""
+    """Starts private drafts APIs: `make_backend(poll_interval=0.2, runner=..., app_parts={"handlers": ...})`."""
     key_prefix = _new_prefix()
     backends: list[ApiBackend] = []
 
-    def make(*, runner: TaskRunner | None = None, draft_write_delay: float = 0.0, **overrides: Any) -> ApiBackend:
+    def make(
+        *,
+        runner: TaskRunner | None = None,
+        draft_write_delay: float = 0.0,
+        app_parts: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> ApiBackend:
         settings = _settings(key_prefix, overrides)
-        backend = start_backend(redis_under_test, settings, runner=runner, draft_write_delay=draft_write_delay)
+        backend = start_backend(
+            redis_under_test, settings, runner=runner, draft_write_delay=draft_write_delay, **(app_parts or {})
+        )
         backends.append(backend)
         return backend
 
