@@ -35,7 +35,7 @@ BROWSER_READY := $(VENV)/.browser-$(BROWSER)
 # with "file or directory not found" on a tree that has none yet.
 REDIS_PASS_PATHS := $(wildcard tests/api) e2e
 
-.PHONY: help venv e2e test test-redis serve mutants bench lint-workflows clean
+.PHONY: help venv e2e test test-redis serve mutants bench lint-workflows timeline-screenshot clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -118,6 +118,11 @@ bench: $(BROWSER_READY) ## benchmarks (python bench/run.py)
 lint-workflows: $(INSTALLED) ## actionlint over .github/workflows
 	$(BIN)/actionlint -shellcheck='$(wildcard $(BIN)/shellcheck)' -pyflakes= .github/workflows/*.yml
 	@echo "make lint-workflows: no problems in $$(ls .github/workflows/*.yml | tr '\n' ' ')"
+
+# The README's picture of the production bug: the scenario run against the client as it shipped, its
+# timeline rendered in headless Chromium (python -m harness.report screenshot).
+timeline-screenshot: $(BROWSER_READY) ## re-make docs/timeline-production-bug.png (the README's screenshot)
+	$(BIN)/python -m harness.report screenshot docs/timeline-production-bug.png
 
 clean: ## remove the venv and test output (the browser stays where it was installed)
 	rm -rf $(VENV) test-results .pytest_cache
