@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def _dispatch(t: float, name: str, listeners: int = 1, data: str = "{}") -> Page
     return PageDispatch(source_id="d:1", type=name, t=t, data=data, message_event=True, listeners_called=listeners)
 
 
-def _evidence(streams: list[WireStream], dispatches: list[PageDispatch], closes: list[PageClose] = ()) -> Evidence:  # type: ignore[assignment]
+def _evidence(streams: list[WireStream], dispatches: list[PageDispatch], closes: Sequence[PageClose] = ()) -> Evidence:
     source = PageEventSource(source_id="d:1", url="/stream", resolved_url="/stream", page_url="/", t=T - 0.1)
     log = PageEventSourceLog(sources=[source], dispatches=dispatches, closes=list(closes))
     return Evidence(test_id="t::x", streams=streams, eventsource=log, collected_at=T + 10)

@@ -1,19 +1,17 @@
-"""The report hooks in a real run (pytest in a subprocess, the plugin as installed, two xdist workers):
+"""The report hooks in a real run (pytester in a subprocess, the plugin as installed, two xdist workers):
 a timeline for every failing browser test, none for a pass, the run report over both workers, JUnit
 properties, the SSE groups in Playwright's trace; then a browser opens a timeline and reads it.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from harness.report import SSE_GROUP, trace_group_names
+from harness.report import SSE_GROUP, read_page_text, read_steps, trace_group_names
 from harness.report._demo import SCENARIO
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,31 +36,37 @@ def test_not_a_browser_test():
 """
 
 
-@pytest.fixture(scope="module")
-def failed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """Three failing tests (two in a browser) and a passing one, with the production client, on 2 workers."""
-    work = tmp_path_factory.mktemp("failed-run")
-    (work / "test_flows.py").write_text(SCENARIO + MORE_TESTS)
-    output = work / "results"
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "pytest", "test_flows.py", "-n", "2", "-p", "no:cacheprovider",
-            f"--sse-client={ORIGINAL_CLIENT}", f"--output={output}", "--tracing=retain-on-failure",
-            f"--junitxml={work / 'junit.xml'}", f"--html={work / 'html' / 'index.html'}",
-        ],
-        cwd=work, capture_output=True, text=True, timeout=300, check=False,
+def test_a_failing_run_gets_timelines_a_run_report_junit_properties_html_extras_and_trace_groups(
+    pytester: pytest.Pytester, page: Page
+) -> None:
+    """Three failing tests (two in a browser) and a passing one, with the production client, on two
+    xdist workers, as a user runs them (pytester: the plugin from its entry point); each check below
+    names what it catches."""
+    pytester.makepyfile(test_flows=SCENARIO + MORE_TESTS)
+    output = pytester.path / "results"
+    result = pytester.runpytest_subprocess(
+        "-n", "2", f"--sse-client={ORIGINAL_CLIENT}", f"--output={output}", "--tracing=retain-on-failure",
+        f"--junitxml={pytester.path / 'junit.xml'}", f"--html={pytester.path / 'html' / 'index.html'}",
+        timeout=300,
     )  # fmt: skip
-    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
-    return output, done
+    result.assert_outcomes(failed=3, passed=1)
+    failed_run = (output, result.stdout.str())
+    check_every_failing_browser_test_gets_a_small_timeline_and_a_pass_gets_none(failed_run)
+    check_the_run_report_covers_both_workers_and_links_each_failure(failed_run)
+    check_junit_carries_the_diagnosis_line_as_a_property(failed_run)
+    check_pytest_html_gets_the_timeline_link_and_the_diagnosis_line(failed_run)
+    check_scripted_steps_page_text_and_sse_are_groups_in_playwrights_trace(failed_run)
+    check_a_browser_shows_the_production_bug_in_the_timeline(failed_run, page)
+
+
+FailedRun = tuple[Path, str]
 
 
 def _folders(output: Path) -> dict[str, Path]:
     return {path.name: path for path in output.iterdir() if path.is_dir()}
 
 
-def test_every_failing_browser_test_gets_a_small_timeline_and_a_pass_gets_none(
-    failed_run: tuple[Path, subprocess.CompletedProcess[str]],
-) -> None:
+def check_every_failing_browser_test_gets_a_small_timeline_and_a_pass_gets_none(failed_run: FailedRun) -> None:
     """Fails if: a failing browser test has no timeline (or one over the bound), or a passing one
     leaves a folder behind."""
     output, _ = failed_run
@@ -75,14 +79,22 @@ def test_every_failing_browser_test_gets_a_small_timeline_and_a_pass_gets_none(
     for name in with_timeline:
         assert (folders[name] / "timeline.html").stat().st_size < SIZE_BOUND
         assert {"steps.json", "page-text.json", "trace.zip"} <= {p.name for p in folders[name].iterdir()}
+    steps = [s.step for s in read_steps(folders["test-flows-py-test-production-bug-chromium"])]
+    assert steps == [
+        "generation started (next_run)",
+        "progress 'Analyzing the campaign brief...'",
+        "progress 'Outlining 3 key points...'",
+        "progress 'Writing the draft...'",
+        "succeed (title 'Spring launch')",
+    ], steps
+    shown = [(t.status, t.alert) for t in read_page_text(folders["test-flows-py-test-production-bug-chromium"])]
+    assert ("Starting...", "") in shown and any(alert == "Connection lost. Please try again." for _, alert in shown)
 
 
-def test_the_run_report_covers_both_workers_and_links_each_failure(
-    failed_run: tuple[Path, subprocess.CompletedProcess[str]],
-) -> None:
+def check_the_run_report_covers_both_workers_and_links_each_failure(failed_run: FailedRun) -> None:
     """Fails if: a worker's results are missing, a failure lacks its first line or its links."""
-    output, done = failed_run
-    assert f"sse-gate: run report: {output / 'report.html'}" in done.stdout
+    output, stdout = failed_run
+    assert f"sse-gate: run report: {output / 'report.html'}" in stdout
     assert len(list(output.glob("sse-gate-results.gw*.jsonl"))) == 2
     page = (output / "report.html").read_text()
     assert "3 failed" in page and "1 passed" in page
@@ -94,9 +106,7 @@ def test_the_run_report_covers_both_workers_and_links_each_failure(
         assert f'href="{folder}/timeline.html"' in page and f'href="{folder}/trace.zip"' in page
 
 
-def test_junit_carries_the_diagnosis_line_as_a_property(
-    failed_run: tuple[Path, subprocess.CompletedProcess[str]],
-) -> None:
+def check_junit_carries_the_diagnosis_line_as_a_property(failed_run: FailedRun) -> None:
     """Fails if: CI annotators reading JUnit XML do not get the diagnosis line and the timeline path."""
     output, _ = failed_run
     root = ElementTree.parse(output.parent / "junit.xml").getroot()
@@ -106,9 +116,7 @@ def test_junit_carries_the_diagnosis_line_as_a_property(
     assert properties["sse_gate_timeline"].endswith("test-flows-py-test-production-bug-chromium/timeline.html")
 
 
-def test_pytest_html_gets_the_timeline_link_and_the_diagnosis_line(
-    failed_run: tuple[Path, subprocess.CompletedProcess[str]],
-) -> None:
+def check_pytest_html_gets_the_timeline_link_and_the_diagnosis_line(failed_run: FailedRun) -> None:
     """Fails if: a user's pytest-html report does not link the timeline or show the diagnosis line."""
     output, _ = failed_run
     page = (output.parent / "html" / "index.html").read_text()
@@ -116,9 +124,7 @@ def test_pytest_html_gets_the_timeline_link_and_the_diagnosis_line(
     assert "SSE timeline" in page and "named-event mismatch" in page
 
 
-def test_scripted_steps_page_text_and_sse_are_groups_in_playwrights_trace(
-    failed_run: tuple[Path, subprocess.CompletedProcess[str]],
-) -> None:
+def check_scripted_steps_page_text_and_sse_are_groups_in_playwrights_trace(failed_run: FailedRun) -> None:
     """Fails if: `playwright show-trace` would not show the steps, the page text or the SSE records."""
     output, _ = failed_run
     names = trace_group_names(output / "test-flows-py-test-production-bug-chromium" / "trace.zip")
@@ -130,9 +136,7 @@ def test_scripted_steps_page_text_and_sse_are_groups_in_playwrights_trace(
     assert any("page EventSource: progress -> 0 listener(s) [reached no listener]" in n for n in after)
 
 
-def test_a_browser_shows_the_production_bug_in_the_timeline(
-    failed_run: tuple[Path, subprocess.CompletedProcess[str]], page: Page
-) -> None:
+def check_a_browser_shows_the_production_bug_in_the_timeline(failed_run: FailedRun, page: Page) -> None:
     """Fails if: the page a person opens does not lead with the diagnosis, hide the undelivered
     `progress` events, or miss "Connection lost"."""
     output, _ = failed_run
