@@ -17,6 +17,7 @@ from harness.evidence import (
     PageDispatch,
     PageEventSource,
     PageEventSourceLog,
+    PageRequest,
     WireFrame,
     WireStream,
 )
@@ -235,3 +236,16 @@ def test_job_summary_lists_failures_escaped_for_markdown(tmp_path: Path, capsys:
     assert summary.startswith("### SSE gate: 1 failed of 2")
     assert "(https://example.invalid/a/1)" in summary
     assert "| t.py::test[a\\|b] | &lt;b&gt;bold&lt;/b&gt; \\| 'x' |" in summary
+
+
+def test_a_stream_request_the_backend_never_saw_is_on_the_connection_lane() -> None:
+    """Fails if: a proxy's own answer (a 502 the backend never sent) is missing from the timeline."""
+    evidence = _evidence([], [])
+    evidence.page_requests = [
+        PageRequest(url="http://127.0.0.1:9/stream/x", method="GET", resource_type="eventsource", t=T, status=502),
+        PageRequest(url="http://127.0.0.1:9/stream/x", method="GET", resource_type="eventsource", t=T + 1,
+                    failure="net::ERR_CONNECTION_REFUSED"),
+    ]  # fmt: skip
+    rows = build(evidence, "", "", [], [], []).lane_rows("connection")
+    assert [r.text.rsplit(" -> ", 1)[1] for r in rows] == ["502", "None"]
+    assert rows[1].marks == ["failed: net::ERR_CONNECTION_REFUSED"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from harness.contract import DRAFTS_API, EventNames
 from harness.evidence import Evidence, PageDispatch, WireFrame, WireStream
 from harness.recording import PageText
 from harness.report._records import (
@@ -37,7 +38,6 @@ TABLE_BUDGET_BYTES: Final = 110_000  # with the rest of the page, a timeline sta
 BUCKET_PX: Final = 6
 MAX_TEXT: Final = 140
 MAX_FAILURE_TEXT: Final = 3000
-TERMINAL_EVENTS: Final = frozenset({"done"})
 FILE_LINKS: Final = (
     ("evidence.json", "all evidence (JSON)"),
     ("diagnosis.txt", "diagnosis"),
@@ -127,7 +127,7 @@ def _folded_frames(frames: Sequence[WireFrame]) -> list[tuple[WireFrame, str, in
 
 
 def _stream_rows(
-    streams: Sequence[WireStream], collected_at: float, rows: list[Row], mismatches: list[Mismatch]
+    streams: Sequence[WireStream], collected_at: float, rows: list[Row], mismatches: list[Mismatch], done: str
 ) -> None:
     ended_with_done_at: float | None = None
     for index, stream in enumerate(sorted(streams, key=lambda s: s.opened_at)):
@@ -155,7 +155,7 @@ def _stream_rows(
                 continue
             marks = ["browsers never dispatch this"] if frame.kind in ("dataless", "unterminated") else []
             rows.append(Row(frame.t, "server sent", f"#{stream.stream_id} {text}", marks))
-            if frame.kind == "event" and frame.event in TERMINAL_EVENTS and ended_with_done_at is None:
+            if frame.kind == "event" and frame.event == done and ended_with_done_at is None:
                 ended_with_done_at = frame.t
         if stream.closed_at is not None:
             ended = f"stream #{stream.stream_id} ended by {stream.ended_by or '?'}, {stream.bytes_sent} bytes"
@@ -173,7 +173,7 @@ def _stream_rows(
 
 
 def _match_dispatches(
-    evidence: Evidence, rows: list[Row], mismatches: list[Mismatch], tallies: dict[str, Tally]
+    evidence: Evidence, rows: list[Row], mismatches: list[Mismatch], tallies: dict[str, Tally], done: str
 ) -> None:
     """Pair every event frame sent with the page's dispatch of it (same type, in order)."""
     sent = sorted(((frame, stream) for stream, frame in evidence.wire_events()), key=lambda pair: pair[0].t)
@@ -190,7 +190,7 @@ def _match_dispatches(
                 break
         else:
             closed_before = any(close.t >= frame.t - HELD_BACK_S for close in evidence.eventsource.closes)
-            after_end = closed_before and frame.event in TERMINAL_EVENTS
+            after_end = closed_before and frame.event == done
             label = "after the page closed" if closed_before else "never dispatched"
             for row in rows:
                 if row.lane == "server sent" and row.t == frame.t and f"event: {frame.event} " in row.text:
@@ -231,6 +231,22 @@ def _match_dispatches(
         mismatches.append((None, f"{count} `{type_}` event(s) dispatched to no page listener"))
 
 
+def _page_stream_requests(evidence: Evidence, rows: list[Row]) -> None:
+    """The page's side of the stream connections, where it tells more than the backend's: a proxy in
+    between (its own status), a request that never reached the backend, a failed one. (Their times
+    can be receipt times, late by up to the test's last Playwright call: no "after the end" check
+    here; the backend's stream open times are exact and carry it.)"""
+    requests = sorted(evidence.stream_connections(), key=lambda r: r.t)
+    statuses = sorted(s.status or 0 for s in evidence.streams)
+    differs = len(requests) != len(evidence.streams) or sorted(r.status or 0 for r in requests) != statuses
+    for number, request in enumerate(requests, 1):
+        if not (differs or request.failure):
+            continue
+        text = f"page's stream request {number}: {request.method} {_short(request.url)} -> {request.status}"
+        marks = [f"failed: {_cut(request.failure, 80)}"] if request.failure else []
+        rows.append(Row(request.t, "connection", text, marks))
+
+
 def _other_page_rows(evidence: Evidence, rows: list[Row]) -> None:
     log = evidence.eventsource
     for source in log.sources:
@@ -244,11 +260,6 @@ def _other_page_rows(evidence: Evidence, rows: list[Row]) -> None:
         rows.append(Row(dispatch.t, "page EventSource", _transport_text(dispatch), _transport_marks(dispatch)))
     for close in log.closes:
         rows.append(Row(close.t, "page EventSource", f"close() (readyState was {close.ready_state_before})"))
-    for request in evidence.stream_connections():
-        if request.failure:
-            rows.append(
-                Row(request.t, "connection", f"page's stream request failed: {_cut(request.failure)}", ["failed"])
-            )
     for entry in evidence.page_errors():
         rows.append(Row(entry.t, "page EventSource", f"uncaught: {_cut(entry.text)}", ["page error"]))
 
@@ -297,14 +308,22 @@ def _step_rows(steps: Iterable[StepRecord], rows: list[Row]) -> None:
 
 
 def build(
-    evidence: Evidence, rule: str, line: str, details: list[str], steps: Sequence[StepRecord], texts: Sequence[PageText]
+    evidence: Evidence,
+    rule: str,
+    line: str,
+    details: list[str],
+    steps: Sequence[StepRecord],
+    texts: Sequence[PageText],
+    events: EventNames = DRAFTS_API.events,
 ) -> Timeline:
+    """The timeline's rows and marks; `events`: the app's event names (the contract's)."""
     rows: list[Row] = []
     mismatches: list[Mismatch] = []
     tallies: dict[str, Tally] = {}
     _step_rows(steps, rows)
-    _stream_rows(evidence.streams, evidence.collected_at, rows, mismatches)
-    _match_dispatches(evidence, rows, mismatches, tallies)
+    _stream_rows(evidence.streams, evidence.collected_at, rows, mismatches, events.done)
+    _match_dispatches(evidence, rows, mismatches, tallies, events.done)
+    _page_stream_requests(evidence, rows)
     _other_page_rows(evidence, rows)
     _text_rows(texts, evidence, rows)
     lane_order = {lane: index for index, lane in enumerate(LANES)}
