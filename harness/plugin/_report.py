@@ -10,6 +10,7 @@ With `--tracing on|retain-on-failure`, steps and page text also go into Playwrig
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -184,14 +185,8 @@ def _pytest_html_extras(item: pytest.Item, report: pytest.TestReport, timeline: 
     base = Path(str(html_path)).resolve().parent if html_path else Path.cwd()
     extras = [*getattr(report, "extras", [])]
     extras.append(pytest_html.extras.url(os.path.relpath(timeline.resolve(), base), name="SSE timeline"))
-    extras.append(pytest_html.extras.html(f"<p>[sse-gate] {_escape(line)}</p>"))
+    extras.append(pytest_html.extras.html(f"<p>[sse-gate] {html.escape(line, quote=True)}</p>"))
     report.extras = extras  # type: ignore[attr-defined]
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=True)
 
 
 def _record(item: pytest.Item, report: pytest.TestReport, folder: str, first_line: str) -> None:
