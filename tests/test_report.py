@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import harness.report
 from harness.evidence import (
     Evidence,
     PageClose,
@@ -25,7 +26,9 @@ from harness.recording import PageText
 from harness.report import (
     MUTANTS_FILE,
     ResultEntry,
+    build_timeline,
     record_result,
+    render_timeline,
     timeline_for,
     write_page_text,
     write_run_report,
@@ -33,7 +36,6 @@ from harness.report import (
     write_timeline,
 )
 from harness.report.__main__ import main as report_main
-from harness.report._timeline import build, render
 from harness.scripting import StepRecord
 
 SAMPLES = Path(__file__).parent / "evidence_samples"
@@ -103,11 +105,11 @@ def test_never_dispatched_held_back_and_healthy_done_after_close() -> None:
     """Fails if: frames are paired with dispatches of another type, a late dispatch is not marked held
     back, or a healthy `done` after the page closed is called a mismatch."""
     frames = [_event(T, "progress"), _event(T + 0.1, "success"), _event(T + 0.2, "done")]
-    never = build(_evidence([_stream(1, frames[:2])], [_dispatch(T + 0.12, "success")]), "", "", [], [], [])
+    never = build_timeline(_evidence([_stream(1, frames[:2])], [_dispatch(T + 0.12, "success")]), "", "", [], [], [])
     assert any("never dispatched" in r.marks for r in never.lane_rows("server sent") if "progress" in r.text)
     assert any("`progress` sent at +" in m and "never dispatched" in m for m in never.mismatches)
 
-    held = build(_evidence([_stream(1, frames[:1])], [_dispatch(T + 2.5, "progress")]), "", "", [], [], [])
+    held = build_timeline(_evidence([_stream(1, frames[:1])], [_dispatch(T + 2.5, "progress")]), "", "", [], [], [])
     (row,) = held.lane_rows("page EventSource")[1:]
     assert row.warn and any(m.startswith("held back 2.5") for m in row.marks)
 
@@ -116,13 +118,13 @@ def test_never_dispatched_held_back_and_healthy_done_after_close() -> None:
         [_dispatch(T + 0.01, "progress"), _dispatch(T + 0.11, "success")],
         [PageClose(source_id="d:1", t=T + 0.12)],
     )
-    assert build(healthy, "", "", [], [], []).mismatches == []
+    assert build_timeline(healthy, "", "", [], [], []).mismatches == []
 
 
 def test_reconnect_after_done_is_a_mismatch() -> None:
     first = _stream(1, [_event(T, "success"), _event(T, "done")], closed=T + 0.01)
     again = _stream(2, [_event(T + 0.3, "success")], opened=T + 0.25)
-    timeline = build(_evidence([first, again], []), "", "", [], [], [])
+    timeline = build_timeline(_evidence([first, again], []), "", "", [], [], [])
     assert any("after a stream had ended with `done`" in m for m in timeline.mismatches)
     (reconnect,) = [r for r in timeline.lane_rows("connection") if r.text.startswith("reconnect")]
     assert "reconnect after the end" in reconnect.marks
@@ -149,7 +151,9 @@ def test_server_text_is_escaped_and_nothing_is_loaded(tmp_path: Path) -> None:
         [_dispatch(T + 0.01, "progress", 0, hostile)],
     )
     evidence = replace(evidence, failure_text=hostile, test_id=hostile)
-    page = render(build(evidence, "rule", hostile, [hostile], [], [PageText(T, hostile, hostile, hostile)]))
+    page = render_timeline(
+        build_timeline(evidence, "rule", hostile, [hostile], [], [PageText(T, hostile, hostile, hostile)])
+    )
     assert "<script" not in page and "<img" not in page and 'onerror="' not in page
     assert "&lt;script&gt;" in page
     assert "default-src 'none'" in page  # the CSP forbids anything the escaping might have missed
@@ -160,7 +164,7 @@ def test_a_huge_run_is_cut_to_the_size_bound_keeping_start_and_end() -> None:
     the cut drops the end of the run (where the failure is)."""
     frames = [_event(T + i * 0.01, "progress", "x" * 5000) for i in range(3000)]
     dispatches = [_dispatch(T + i * 0.01 + 0.001, "progress", 0) for i in range(3000)]
-    page = render(build(_evidence([_stream(1, frames)], dispatches), "", "long", [], [], []))
+    page = render_timeline(build_timeline(_evidence([_stream(1, frames)], dispatches), "", "long", [], [], []))
     assert len(page.encode()) < SIZE_BOUND
     assert "rows left out here" in page
     assert "+29.99" in page  # the last frame is still shown
@@ -246,6 +250,14 @@ def test_a_stream_request_the_backend_never_saw_is_on_the_connection_lane() -> N
         PageRequest(url="http://127.0.0.1:9/stream/x", method="GET", resource_type="eventsource", t=T + 1,
                     failure="net::ERR_CONNECTION_REFUSED"),
     ]  # fmt: skip
-    rows = build(evidence, "", "", [], [], []).lane_rows("connection")
+    rows = build_timeline(evidence, "", "", [], [], []).lane_rows("connection")
     assert [r.text.rsplit(" -> ", 1)[1] for r in rows] == ["502", "None"]
     assert rows[1].marks == ["failed: net::ERR_CONNECTION_REFUSED"]
+
+
+def test_every_public_name_resolves() -> None:
+    """Fails if: an entry of `harness.report.__all__` points at a module that does not define it."""
+    for name in harness.report.__all__:
+        assert getattr(harness.report, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        _ = harness.report.NoSuchThing

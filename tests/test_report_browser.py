@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from harness.report import SSE_GROUP, read_page_text, read_steps, trace_group_names
-from harness.report._demo import SCENARIO
+from harness.report import PRODUCTION_BUG_SCENARIO, SSE_GROUP, read_page_text, read_steps, trace_group_names
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL_CLIENT = REPO_ROOT / "e2e" / "mutants" / "clients" / "original_onmessage.js"
@@ -45,7 +44,7 @@ def test_a_failing_run_gets_timelines_a_run_report_junit_properties_html_extras_
     """Three failing tests (two in a browser) and a passing one, with the production client, on two
     xdist workers, as a user runs them (pytester: the plugin from its entry point); each check below
     names what it catches."""
-    pytester.makepyfile(test_flows=SCENARIO + MORE_TESTS)
+    pytester.makepyfile(test_flows=PRODUCTION_BUG_SCENARIO + MORE_TESTS)
     output = pytester.path / "results"
     result = pytester.runpytest_subprocess(
         "-n", "2", f"--sse-client={ORIGINAL_CLIENT}", f"--output={output}", "--tracing=retain-on-failure",

@@ -13,8 +13,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.report._run_report import REPORT_FILE, markdown_summary, write_run_report
-from harness.report._timeline import write_timeline
+from harness.report._names import REPORT_FILE
+from harness.report._run_report import markdown_summary, write_run_report
+from harness.report._timeline_html import write_timeline
 
 ORIGINAL_CLIENT = Path("e2e/mutants/clients/original_onmessage.js")
 
@@ -43,13 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "timeline":
             print(write_timeline(args.dir))
         else:
-            from harness.report._demo import run_scenario  # runs pytest and a browser: only when asked
+            from harness.report._demo import run_production_bug  # runs pytest and a browser: only when asked
             from harness.report._screenshot import screenshot
 
             if not args.sse_client.is_file():
                 parser.error(f"--sse-client {args.sse_client}: no such file (run from the repository's root)")
             with tempfile.TemporaryDirectory(prefix="sse-gate-shot-") as scratch:
-                folder = run_scenario(args.sse_client, args.keep or Path(scratch))
+                folder = run_production_bug(args.sse_client, args.keep or Path(scratch))
                 print(screenshot(folder / "timeline.html", args.png))
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"python -m harness.report {args.command}: {exc}", file=sys.stderr)

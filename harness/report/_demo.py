@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-SCENARIO: Final = """
+PRODUCTION_BUG_SCENARIO: Final = """
 from playwright.sync_api import expect
 from harness.pages import EDITOR_URL, NewDraftPage
 from harness.waiting import wait_until
@@ -39,10 +39,10 @@ def test_production_bug(gate_page, gate_scripted, gate_evidence):
 """
 
 
-def run_scenario(sse_client: Path, output: Path, *, timeout_s: float = 120.0) -> Path:
+def run_production_bug(sse_client: Path, output: Path, *, timeout_s: float = 120.0) -> Path:
     """Run the scenario against `sse_client` with `--output output`; return the failed test's folder."""
     with tempfile.TemporaryDirectory(prefix="sse-gate-demo-") as work:
-        (Path(work) / "test_production_bug.py").write_text(SCENARIO, encoding="utf-8")
+        (Path(work) / "test_production_bug.py").write_text(PRODUCTION_BUG_SCENARIO, encoding="utf-8")
         command = [
             sys.executable,
             "-m",

@@ -13,13 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.recording import PageText
+from harness.report._names import DIAGNOSIS_FILE, PAGE_TEXT_FILE, STEPS_FILE
 from harness.scripting import StepRecord
-
-STEPS_FILE = "steps.json"
-PAGE_TEXT_FILE = "page-text.json"
-DIAGNOSIS_FILE = "diagnosis.txt"
-EVIDENCE_FILE = "evidence.json"
-TIMELINE_FILE = "timeline.html"
 
 
 def write_steps(directory: Path, steps: Iterable[StepRecord]) -> Path:

@@ -29,12 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from harness.report._records import EVIDENCE_FILE, TIMELINE_FILE
+from harness.report._names import EVIDENCE_FILE, MUTANTS_FILE, RESULTS_PREFIX, TIMELINE_FILE
 
-RESULTS_PREFIX: Final = "sse-gate-results"  # <output>/sse-gate-results.<worker>.jsonl: files, not a folder,
-# so that the output folder keeps one folder per failed test and nothing else
-REPORT_FILE: Final = "report.html"
-MUTANTS_FILE: Final = "mutants.json"
 BAD_OUTCOMES: Final = ("failed", "error", "xpassed")
 
 
