@@ -154,3 +154,23 @@ def check_a_browser_shows_the_production_bug_in_the_timeline(failed_run: FailedR
         page.locator("tr[data-lane='page shows']").filter(has_text="Connection lost. Please try again.")
     ).to_have_count(1)
     expect(page.locator("ul.m")).to_contain_text("3 `progress` event(s) dispatched to no page listener")
+
+
+def test_a_context_reused_by_the_next_test_keeps_one_page_text_recorder(page: Page, tmp_path: Path) -> None:
+    """Fails if: a second test on the same browser context installs the recorder again (Playwright
+    refuses a second binding of one name) or sees the first test's page text."""
+    from harness.plugin._report_recording import TestRecording  # tests the internals of the hook
+    from harness.recording import EvidenceCollector, PageTextRecorder, WireLog
+
+    recorders: dict[object, PageTextRecorder] = {}
+    first = TestRecording(EvidenceCollector("t::1", page, WireLog(), tmp_path), False, recorders)
+    page.set_content('<p role="status">one</p>')
+    page.goto("about:blank")
+    page.set_content('<p role="status">one</p>')
+    second = TestRecording(EvidenceCollector("t::2", page, WireLog(), tmp_path), False, recorders)
+    assert second.text is first.text and len(recorders) == 1
+    assert second.text.changes() == []
+    page.evaluate("document.querySelector('[role=status]').textContent = 'two'")
+    expect(page.get_by_role("status")).to_have_text("two")
+    page.evaluate("1")  # one more round trip: the binding's call has been delivered
+    assert "two" in [text.status for text in second.text.changes()]

@@ -9,6 +9,7 @@ sets up `gate_evidence`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,11 @@ from harness.report._run_report import ResultEntry, record_result, write_run_rep
 
 if TYPE_CHECKING:
     from harness.plugin._report_recording import TestRecording
+    from harness.recording import PageTextRecorder
 
 _RECORDING: pytest.StashKey[TestRecording] = pytest.StashKey()
+# Per session, by browser context (weak: a closed context's recorder goes with it).
+_TEXT_RECORDERS: pytest.StashKey[weakref.WeakKeyDictionary[Any, PageTextRecorder]] = pytest.StashKey()
 _REPORT_PATH: pytest.StashKey[Path] = pytest.StashKey()
 
 
@@ -50,7 +54,8 @@ def pytest_fixture_setup(
         from harness.recording import EvidenceCollector
 
         if isinstance(result, EvidenceCollector):
-            request.node.stash[_RECORDING] = TestRecording(result, _tracing_on(request.config))
+            recorders = request.config.stash.setdefault(_TEXT_RECORDERS, weakref.WeakKeyDictionary())
+            request.node.stash[_RECORDING] = TestRecording(result, _tracing_on(request.config), recorders)
     return result
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -42,13 +42,22 @@ class TestRecording:
 
     __test__ = False  # not a pytest test class, whatever its name
 
-    def __init__(self, collector: EvidenceCollector, tracing: bool) -> None:
+    def __init__(
+        self, collector: EvidenceCollector, tracing: bool, recorders: MutableMapping[Any, PageTextRecorder]
+    ) -> None:
+        """`recorders`: the page-text recorder of each browser context of the session, so that a
+        context reused across tests (where a second install would fail) keeps its one recorder."""
+        context = collector.page.context
         self.collector = collector
-        self.text = PageTextRecorder()
-        self.trace = TraceGroups(collector.page.context) if tracing else None
+        self.trace = TraceGroups(context) if tracing else None
         self.generator: ScriptedGenerator | None = None
         self._undo: list[Callable[[], None]] = []
-        self.text.install(collector.page.context)
+        known = recorders.get(context)
+        if known is not None:
+            known.clear()
+            self.text = known
+        else:
+            self.text = recorders[context] = PageTextRecorder().install(context)
         self.text.on_change(self._on_text)
 
     def attach(self, generator: Any) -> None:

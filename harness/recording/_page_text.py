@@ -63,6 +63,11 @@ class PageTextRecorder:
         """Call `listener` (on the test thread, from Playwright's event dispatch) at each change."""
         self._listeners.append(listener)
 
+    def clear(self) -> None:
+        """Forget the records and listeners (a context reused by the next test keeps the recorder)."""
+        self._records.clear()
+        self._listeners.clear()
+
     def _receive(self, source: Any, record: Any) -> None:
         if not (isinstance(record, dict) and "doc" in record and "seq" in record):
             return
