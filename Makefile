@@ -35,7 +35,11 @@ BROWSER_READY := $(VENV)/.browser-$(BROWSER)
 # with "file or directory not found" on a tree that has none yet.
 REDIS_PASS_PATHS := $(wildcard tests/api) e2e
 
-.PHONY: help venv e2e test test-redis serve mutants bench lint-workflows timeline-screenshot clean
+SOAK_RUNS ?= 10
+SOAK_BUSY ?=
+SOAK_ARGS ?=
+
+.PHONY: help venv check e2e test test-redis serve mutants bench soak lint-workflows timeline-screenshot clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -50,8 +54,16 @@ $(INSTALLED): pyproject.toml
 
 venv: $(INSTALLED) ## only create .venv and install the project (no browser)
 
+# The quality gate: ruff (lint, then the format check) and mypy --strict over every Python folder
+# (the folders are configured in pyproject.toml, so bare `ruff`/`mypy` runs check the same). Fast (mypy
+# keeps a cache in .mypy_cache), so `make test` runs it first.
+check: $(INSTALLED) ## ruff check, ruff format --check, mypy --strict over harness, drafts_api, e2e, tests, bench
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy
+
 # A browser for Playwright: its own build if installed, else a system Chromium, else install one
-# (see harness/browsers.py). The stamp is per browser; a browser removed later is reported by the
+# (see harness/browsers/). The stamp is per browser; a browser removed later is reported by the
 # pytest plugin with the same instruction.
 $(BROWSER_READY): $(INSTALLED)
 	@$(BIN)/python -m harness.browsers ensure --browser $(BROWSER)
@@ -66,8 +78,12 @@ ALL_PASS = $(PYTEST) tests e2e -n $(WORKERS) --browser $(BROWSER) $(call junit,t
 # Every mutant must be killed and the correct system must pass; --fail-fast ends each mutant's run at
 # its first failing test (a kill is a kill); `make mutants` runs them whole for the full table.
 MUTANTS_PASS = $(BIN)/python -m e2e.mutants --fail-fast
+# The Redis URL reaches pytest through the environment (SSE_GATE_REDIS_URL, exported by the recipe
+# before `set -x`), not argv, so that the traced command never shows a password; messages show
+# REDIS_URL_SHOWN, the URL with its password replaced (scripts/redis_reachable.py --redact).
 REDIS_PASS = $(PYTEST) $(REDIS_PASS_PATHS) -m 'not slow' -n $(WORKERS) --browser $(BROWSER) \
-	--redis-url '$(REDIS_URL)' --output test-results/real-redis $(call junit,test-real-redis) $(PYTEST_ARGS)
+	--output test-results/real-redis $(call junit,test-real-redis) $(PYTEST_ARGS)
+REDIS_URL_SHOWN = $(shell $(BIN)/python scripts/redis_reachable.py --redact '$(REDIS_URL)')
 
 e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 2), headless
 	$(E2E_PASS)
@@ -76,7 +92,7 @@ e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 
 # the target fails if any did. The mutant check runs before the real-Redis pass so that pytest's own
 # summary line closes the output. The Redis check comes first so its verdict is printed up front,
 # and it is repeated at the end when the pass was skipped.
-test: $(BROWSER_READY) ## every test incl. slow ones, the mutant check, then tests/api + e2e on real Redis
+test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the mutant check, then tests/api + e2e on real Redis
 	@status=0; \
 	if redis_error=$$($(BIN)/python scripts/redis_reachable.py '$(REDIS_URL)' 2>&1); then \
 		redis=reachable; \
@@ -92,16 +108,17 @@ test: $(BROWSER_READY) ## every test incl. slow ones, the mutant check, then tes
 	echo "make test: pass 2 - the mutant check: every known-broken variant must fail the e2e suite"; \
 	(set -x; $(MUTANTS_PASS)) || status=$$?; \
 	if [ -n "$$redis" ]; then \
-		echo "make test: pass 3 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL)"; \
-		(set -x; $(REDIS_PASS)) || status=$$?; \
+		echo "make test: pass 3 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL_SHOWN)"; \
+		(export SSE_GATE_REDIS_URL='$(REDIS_URL)'; set -x; $(REDIS_PASS)) || status=$$?; \
 	else \
-		echo "make test: real-Redis pass SKIPPED: no Redis server answered at $(REDIS_URL)"; \
+		echo "make test: real-Redis pass SKIPPED: no Redis server answered at $(REDIS_URL_SHOWN)"; \
 	fi; \
 	exit $$status
 
 test-redis: $(BROWSER_READY) ## only the real-Redis pass; fails when no Redis answers at REDIS_URL
 	@$(BIN)/python scripts/redis_reachable.py '$(REDIS_URL)'
-	$(REDIS_PASS)
+	@echo "make test-redis: $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL_SHOWN)"
+	@export SSE_GATE_REDIS_URL='$(REDIS_URL)'; set -x; $(REDIS_PASS)
 
 serve: $(BROWSER_READY) ## backend + stub frontend with production timings (python -m harness.serve)
 	$(BIN)/python -m harness.serve $(SERVE_ARGS)
@@ -111,6 +128,10 @@ mutants: $(BROWSER_READY) ## run the e2e suite against every mutant; table of ki
 
 bench: $(BROWSER_READY) ## benchmarks (python bench/run.py)
 	$(BIN)/python bench/run.py
+
+# SOAK_RUNS=N runs; SOAK_BUSY=1 keeps one core busy during each run; SOAK_ARGS='--redis-url redis://...'.
+soak: $(BROWSER_READY) ## the e2e suite SOAK_RUNS times under -n WORKERS; a table of flakes with their evidence
+	$(BIN)/python scripts/soak.py --runs $(SOAK_RUNS) --workers $(WORKERS) --browser $(BROWSER) $(if $(SOAK_BUSY),--busy-core) $(SOAK_ARGS)
 
 # actionlint comes from the dev extra (see the comment there in pyproject.toml). shellcheck is the
 # venv's or none, never whatever else is on PATH, so the verdict is the same on every machine;
@@ -125,4 +146,4 @@ timeline-screenshot: $(BROWSER_READY) ## re-make docs/timeline-production-bug.pn
 	$(BIN)/python -m harness.report screenshot docs/timeline-production-bug.png
 
 clean: ## remove the venv and test output (the browser stays where it was installed)
-	rm -rf $(VENV) test-results .pytest_cache
+	rm -rf $(VENV) test-results .pytest_cache .mypy_cache .ruff_cache

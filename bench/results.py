@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from bench.load import LoadFigures
 from bench.machine import MachineInfo, TreeMemory
 from bench.records import BatchRecord, IterationTiming, LatencyRecord
 from bench.stats import Summary, ratio, summarize
@@ -130,6 +131,8 @@ class Results(BaseModel):
     suite: SuiteFigures | None
     latency: list[LatencyFigures]
     memory: MemoryFigures
+    load: LoadFigures | None = None
+    """Concurrent streams and POSTs against the API in its own process (`bench/load.py`); None if skipped."""
     targets: list[Target]
     notes: list[str]
 
@@ -221,8 +224,7 @@ def step_comparison(harness: Sequence[IterationTiming], bare: Sequence[Iteration
     harness_steps = _median_by_key(_harness_steps(it) for it in harness)
     bare_steps = _median_by_key(_bare_steps(it) for it in bare)
     return [
-        StepComparison(step=step, harness_s=value, bare_s=bare_steps.get(step))
-        for step, value in harness_steps.items()
+        StepComparison(step=step, harness_s=value, bare_s=bare_steps.get(step)) for step, value in harness_steps.items()
     ]
 
 
@@ -231,9 +233,7 @@ def overhead_figures(rounds: Sequence[tuple[BatchRecord, BatchRecord]]) -> Overh
     harness_walls = [wall for harness, _ in rounds for wall in steady_walls(harness)]
     bare_walls = [wall for _, bare in rounds for wall in steady_walls(bare)]
     harness, bare = summarize(harness_walls), summarize(bare_walls)
-    round_ratios = [
-        ratio(statistics.median(steady_walls(h)), statistics.median(steady_walls(b))) for h, b in rounds
-    ]
+    round_ratios = [ratio(statistics.median(steady_walls(h)), statistics.median(steady_walls(b))) for h, b in rounds]
     harness_steady = [it for h, _ in rounds for it in steady(h)]
     bare_steady = [it for _, b in rounds for it in steady(b)]
     fixtures = _median_by_key(it.fixtures for it in harness_steady)

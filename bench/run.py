@@ -7,7 +7,9 @@ Measures, in one run (each in fresh subprocesses, so every figure starts from a 
   noise hits both sides; median walls and their ratio;
 - the e2e suite's wall time serially and with `-n 2` (skipped by `--quick`);
 - event latency, state written to Redis -> text on the page, at the test and production poll intervals;
-- peak memory of the test process and of the browser.
+- peak memory of the test process and of the browser;
+- load (`bench/load.py`): concurrent POSTs and held streams against the API in its own process:
+  every status, streams held, server memory per stream, time to first event.
 Prints tables and writes `.bench/results.json`. Exits 0 even when a target is missed (it is a report);
 non-zero only when the benchmark itself could not run.
 """
@@ -32,6 +34,7 @@ if __package__ in (None, ""):
     # repository: add it so that `bench.*`, `harness` and `drafts_api` import the same way as in tests.
     sys.path.insert(0, str(REPO))
 
+from bench.load import DEFAULT_POSTS, DEFAULT_STREAMS, LoadFigures  # noqa: E402
 from bench.machine import (  # noqa: E402
     BackgroundMeter,
     become_subreaper,
@@ -133,10 +136,18 @@ def harness_batch(index: int, flows: int) -> tuple[BatchRecord, float]:
     """`flows` steady flows need two more tests: the warm-up and the session-closing last one."""
     record = WORK_DIR / f"harness-{index}.json"
     args = [
-        sys.executable, "-m", "pytest", HAPPY_PATH_MODULE, "-q", "--browser", "chromium",
+        sys.executable,
+        "-m",
+        "pytest",
+        HAPPY_PATH_MODULE,
+        "-q",
+        "--browser",
+        "chromium",
         # Its own --output: pytest-playwright empties that folder when a session starts.
-        "--output", str(WORK_DIR / "test-results" / f"harness-{index}"),
-        f"--bench-iterations={flows + 2}", f"--bench-record={record}",
+        "--output",
+        str(WORK_DIR / "test-results" / f"harness-{index}"),
+        f"--bench-iterations={flows + 2}",
+        f"--bench-record={record}",
     ]
     process = run_process(args, WORK_DIR / "logs" / f"harness-{index}.log").check()
     return _read_record(record, process), process.spawned_at
@@ -152,8 +163,15 @@ def bare_batch(index: int, flows: int) -> tuple[BatchRecord, float]:
 def latency_run(poll_interval: float, samples: int) -> LatencyRecord:
     record = WORK_DIR / f"latency-{poll_interval:g}.json"
     args = [
-        sys.executable, "-m", "bench.latency", "--poll", str(poll_interval), "--samples", str(samples),
-        "--record", str(record),
+        sys.executable,
+        "-m",
+        "bench.latency",
+        "--poll",
+        str(poll_interval),
+        "--samples",
+        str(samples),
+        "--record",
+        str(record),
     ]
     process = run_process(args, WORK_DIR / "logs" / f"latency-{poll_interval:g}.log").check()
     if not record.is_file():
@@ -163,8 +181,17 @@ def latency_run(poll_interval: float, samples: int) -> LatencyRecord:
 
 def suite_run(workers: int, index: int) -> Finished:
     args = [
-        sys.executable, "-m", "pytest", *SUITE_ARGS, "-n", str(workers), "--browser", "chromium", "-q",
-        "--output", str(WORK_DIR / "test-results" / f"suite-n{workers}-{index}"),
+        sys.executable,
+        "-m",
+        "pytest",
+        *SUITE_ARGS,
+        "-n",
+        str(workers),
+        "--browser",
+        "chromium",
+        "-q",
+        "--output",
+        str(WORK_DIR / "test-results" / f"suite-n{workers}-{index}"),
     ]
     return run_process(args, WORK_DIR / "logs" / f"suite-n{workers}-{index}.log", SUITE_TIMEOUT_S)
 
@@ -196,6 +223,31 @@ class Conditions:
         return {section: meter.fraction for section, meter in self.meters.items()}
 
 
+LOAD_TIMEOUT_S = 300.0
+
+
+def load_run(streams: int, posts: int) -> LoadFigures:
+    """`python -m bench.load` in a fresh process (it starts the API in one more); its figures."""
+    output = WORK_DIR / "load.json"
+    log = WORK_DIR / "load.log"
+    command = [sys.executable, "-m", "bench.load", "--streams", str(streams), "--posts", str(posts)]
+    with log.open("w") as sink:
+        try:
+            code = subprocess.run(
+                [*command, "--json-out", str(output)],
+                cwd=REPO,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                timeout=LOAD_TIMEOUT_S,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"the load run took over {LOAD_TIMEOUT_S:g} s; output: {log}") from None
+    if code != 0 or not output.exists():
+        raise BenchError(f"the load run exited with {code}; output: {log}\n{_tail(log)}")
+    return LoadFigures.model_validate_json(output.read_text())
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python bench/run.py", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the e2e suite timing (about 3 minutes)")
@@ -219,6 +271,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0.25,
         help="what counts as a quiet machine: busy share of all CPUs (default 0.25)",
     )
+    parser.add_argument(
+        "--load-streams", type=int, default=DEFAULT_STREAMS, help=f"concurrent streams (default {DEFAULT_STREAMS})"
+    )
+    parser.add_argument(
+        "--load-posts", type=int, default=DEFAULT_POSTS, help=f"concurrent POSTs (default {DEFAULT_POSTS})"
+    )
+    parser.add_argument("--no-load", action="store_true", help="skip the load section (bench/load.py)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"JSON results (default {DEFAULT_OUTPUT})")
     args = parser.parse_args(argv)
     for name in ("rounds", "flows", "suite_rounds", "latency_samples", "production_latency_samples"):
@@ -273,7 +332,7 @@ def measure(args: argparse.Namespace) -> Results:
         serial: list[Finished] = []
         parallel: list[Finished] = []
         for index in range(args.suite_rounds):
-            for workers in ((0, 2) if index % 2 == 0 else (2, 0)):
+            for workers in (0, 2) if index % 2 == 0 else (2, 0):
                 say(f"e2e suite with -n {workers} (run {index + 1}/{args.suite_rounds})")
                 with conditions.before("e2e suite"):
                     process = suite_run(workers, index)
@@ -289,6 +348,12 @@ def measure(args: argparse.Namespace) -> Results:
             parallel=[suite_record(run) for run in parallel],
             nproc=os.cpu_count() or 1,
         )
+
+    load = None
+    if not args.no_load:
+        say(f"load: {args.load_posts} POSTs, then {args.load_streams} streams held at once (bench/load.py)")
+        with conditions.before("load"):
+            load = load_run(args.load_streams, args.load_posts)
 
     load_end = load_average()
     machine = machine_info()
@@ -314,6 +379,8 @@ def measure(args: argparse.Namespace) -> Results:
             "production_latency_samples": args.production_latency_samples,
             "settle_s": args.settle,
             "quiet_below": args.quiet_below,
+            "load_streams": 0 if args.no_load else args.load_streams,
+            "load_posts": 0 if args.no_load else args.load_posts,
         },
         machine=machine,
         load_start=load_start,
@@ -325,6 +392,7 @@ def measure(args: argparse.Namespace) -> Results:
         suite=suite,
         latency=latency,
         memory=memory_figures([h for (h, _), _ in rounds], [b for _, (b, _) in rounds]),
+        load=load,
         targets=targets_for(overhead, suite, latency),
         notes=notes,
     )

@@ -39,7 +39,7 @@ class Stack:
 
 
 def settings_for(poll_interval: float, frontend_origin: str) -> Settings:
-    """The harness's test settings (see `harness.plugin` fixture `gate_backend_settings`); production ones past the test poll."""
+    """The harness's test settings (the `gate_backend_settings` fixture); production ones past the test poll."""
     if poll_interval == PRODUCTION_POLL_INTERVAL_S:
         return Settings(cors_origins=[frontend_origin])  # the defaults are the production timings
     return Settings(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
+from bench.load import load_table
 from bench.results import Results, Target
 from bench.stats import Summary
 
@@ -116,8 +117,7 @@ def breakdown_table(results: Results) -> str:
         for step in steps
     ]
     rows += [
-        [f"per test: {step.step}", _optional(step.harness_s), _optional(step.bare_s)]
-        for step in results.overhead.steps
+        [f"per test: {step.step}", _optional(step.harness_s), _optional(step.bare_s)] for step in results.overhead.steps
     ]
     return format_table(["step (medians; start-up from spawn)", "harness", "bare script"], rows)
 
@@ -142,6 +142,8 @@ def header(results: Results) -> str:
 
 def render(results: Results) -> str:
     parts = [header(results), figures_table(results), breakdown_table(results)]
+    if results.load is not None:
+        parts.append(load_table(results.load))
     if results.notes:
         parts.append("\n".join(f"note: {note}" for note in results.notes))
     return "\n\n".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 import uvicorn
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"drafts-api: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     app = create_app(settings, generator=DeterministicGenerator(phase_delay=args.phase_delay))
+    # Everything imported and built so far lives as long as the process: keep it out of the cyclic
+    # GC, whose full passes over it would otherwise pause the event loop for every client.
+    gc.freeze()
     uvicorn.run(app, host=args.host, port=args.port)
 
 

@@ -50,7 +50,7 @@ class DraftsApi:
             self.generate,
             methods=["POST"],
             status_code=202,
-            responses=error_responses(),
+            responses=error_responses(400, 404, 413, 422, 503),
             summary="Start generating a draft",
         )
         app.add_api_route(
@@ -65,7 +65,7 @@ class DraftsApi:
             "/v1/drafts/{draft_id}",
             self.get_draft,
             methods=["GET"],
-            responses=error_responses(),
+            responses=error_responses(404, 422, 500, 503),
             summary="A saved draft",
         )
 

@@ -15,7 +15,7 @@ import functools
 
 import fakeredis
 from redis import ConnectionError as RedisConnectionError
-from redis import MaxConnectionsError, RedisError
+from redis import MaxConnectionsError
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from drafts_api.settings import Settings
@@ -34,10 +34,6 @@ def pool_exhausted(exc: BaseException) -> bool:
     if isinstance(exc, MaxConnectionsError):
         return True
     return type(exc) is RedisConnectionError and isinstance(exc.__cause__, asyncio.TimeoutError | TimeoutError)
-
-
-def is_outage(exc: RedisError) -> bool:
-    return not pool_exhausted(exc)
 
 
 def redis_client(settings: Settings, server: fakeredis.FakeServer | None = None) -> Redis:

@@ -58,8 +58,13 @@ class Settings(BaseSettings):
         ),
     ] = 50
     redis_pool_timeout: Annotated[
-        float, Field(gt=0, le=60, description="Seconds a command may wait for a free pool connection.")
-    ] = 5.0
+        float,
+        Field(
+            gt=0,
+            le=120,
+            description="Seconds a command may wait for a free pool connection (redis-py's own default).",
+        ),
+    ] = 20.0
     max_body_bytes: Annotated[
         int, Field(ge=1024, le=16 * 1024 * 1024, description="Largest request body accepted; larger ones get 413.")
     ] = 64 * 1024

@@ -14,6 +14,7 @@ from drafts_api.app import create_app
 from drafts_api.generation import DeterministicGenerator
 from drafts_api.settings import Settings
 from harness.pages import DEFAULT_CAMPAIGN, new_draft_path
+from harness.redaction import redact_url
 from harness.servers import STUB_FRONTEND_DIR, FrontendConfig, LiveServer, frontend_app, origin_of
 
 
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     api.start()
     config.update(apiBase=api.url)
-    print(f"API:      {api.url}  (docs: {api.url}/docs; Redis: {settings.redis_url or 'embedded fakeredis'})")
+    redis = redact_url(settings.redis_url) if settings.redis_url else "embedded fakeredis"
+    print(f"API:      {api.url}  (docs: {api.url}/docs; Redis: {redis})")
     print(f"Open:     {frontend.url}{new_draft_path(DEFAULT_CAMPAIGN)}")
     print("Ctrl-C stops both.", flush=True)
     try:

@@ -232,7 +232,10 @@ def test_browser_memory_counts_browser_processes_and_the_driver_apart() -> None:
     ]
     memory = browser_tree_memory(processes)
     assert (memory.processes, memory.peak_rss_sum_mb, memory.pss_sum_mb, memory.driver_peak_rss_mb) == (
-        2, 310.0, 52.0, 100.0
+        2,
+        310.0,
+        52.0,
+        100.0,
     )
 
 

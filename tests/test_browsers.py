@@ -1,4 +1,4 @@
-"""harness.browsers: which browser the suite drives, and what `ensure` installs when there is none.
+"""harness.browsers: which browser the suite drives, and what `ensure` (its CLI) installs when there is none.
 
 Every lookup (Playwright's dry run, PATH, root, installers) is replaced with monkeypatch: these
 tests install nothing and do not depend on what this machine happens to have.
@@ -16,6 +16,7 @@ import pytest
 
 from harness import browsers
 from harness.browsers import BrowserChoice, BrowserNotFound, PlaywrightBuild
+from harness.browsers import __main__ as cli  # the `python -m harness.browsers` CLI (ensure, show)
 
 # Verbatim output of `python -m playwright install --dry-run chromium` with Playwright 1.65 on Linux.
 DRY_RUN_CHROMIUM = """\
@@ -194,9 +195,9 @@ def test_unreadable_dry_run_output_counts_as_not_installed(machine: Machine) -> 
 
 def test_ensure_installs_nothing_when_a_browser_is_there(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
     machine.install_system_chromium()
-    machine.monkeypatch.setattr(browsers, "try_playwright_install", lambda name: pytest.fail("tried to install"))
+    machine.monkeypatch.setattr(cli, "try_playwright_install", lambda name: pytest.fail("tried to install"))
 
-    assert browsers.main(["ensure"]) == 0
+    assert cli.main(["ensure"]) == 0
 
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("browser chromium: system Chromium"), out
@@ -214,10 +215,10 @@ def test_ensure_falls_back_to_apt_when_playwright_download_fails(
         machine.install_system_chromium()
         return True
 
-    machine.monkeypatch.setattr(browsers, "try_playwright_install", failing_playwright_install)
-    machine.monkeypatch.setattr(browsers, "try_apt_install_chromium", apt_install)
+    machine.monkeypatch.setattr(cli, "try_playwright_install", failing_playwright_install)
+    machine.monkeypatch.setattr(cli, "try_apt_install_chromium", apt_install)
 
-    assert browsers.main(["ensure", "--browser", "chromium"]) == 0
+    assert cli.main(["ensure", "--browser", "chromium"]) == 0
 
     assert machine.installer_calls == ["playwright chromium", "apt chromium"]
     assert "system Chromium 156.0.8078.108 at /usr/bin/chromium" in capsys.readouterr().out
@@ -229,20 +230,20 @@ def test_ensure_prefers_playwright_download_when_it_works(machine: Machine) -> N
         machine.complete_playwright_build()
         return True
 
-    machine.monkeypatch.setattr(browsers, "try_playwright_install", playwright_install)
-    machine.monkeypatch.setattr(browsers, "try_apt_install_chromium", lambda: pytest.fail("apt after a good download"))
+    machine.monkeypatch.setattr(cli, "try_playwright_install", playwright_install)
+    machine.monkeypatch.setattr(cli, "try_apt_install_chromium", lambda: pytest.fail("apt after a good download"))
 
-    assert browsers.main(["ensure"]) == 0
+    assert cli.main(["ensure"]) == 0
     assert machine.installer_calls == ["playwright chromium"]
 
 
 def test_ensure_exits_2_with_the_instruction_when_nothing_can_be_installed(
     machine: Machine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    machine.monkeypatch.setattr(browsers, "try_playwright_install", lambda name: False)
-    machine.monkeypatch.setattr(browsers, "try_apt_install_chromium", lambda: False)
+    machine.monkeypatch.setattr(cli, "try_playwright_install", lambda name: False)
+    machine.monkeypatch.setattr(cli, "try_apt_install_chromium", lambda: False)
 
-    assert browsers.main(["ensure"]) == 2
+    assert cli.main(["ensure"]) == 2
 
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -251,10 +252,10 @@ def test_ensure_exits_2_with_the_instruction_when_nothing_can_be_installed(
 
 
 def test_ensure_never_uses_apt_for_firefox(machine: Machine) -> None:
-    machine.monkeypatch.setattr(browsers, "try_playwright_install", lambda name: False)
-    machine.monkeypatch.setattr(browsers, "try_apt_install_chromium", lambda: pytest.fail("apt for firefox"))
+    machine.monkeypatch.setattr(cli, "try_playwright_install", lambda name: False)
+    machine.monkeypatch.setattr(cli, "try_apt_install_chromium", lambda: pytest.fail("apt for firefox"))
 
-    assert browsers.main(["ensure", "--browser", "firefox"]) == 2
+    assert cli.main(["ensure", "--browser", "firefox"]) == 2
 
 
 def test_apt_is_not_tried_without_root(machine: Machine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,7 +263,7 @@ def test_apt_is_not_tried_without_root(machine: Machine, monkeypatch: pytest.Mon
     machine.on_path["apt-get"] = "/usr/bin/apt-get"
     monkeypatch.setattr(browsers, "run_bounded", lambda *args, **kwargs: pytest.fail(f"ran {args}"))
 
-    assert browsers.try_apt_install_chromium() is False
+    assert cli.try_apt_install_chromium() is False
 
 
 def test_apt_runs_update_then_install_noninteractively(machine: Machine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -275,7 +276,7 @@ def test_apt_runs_update_then_install_noninteractively(machine: Machine, monkeyp
 
     monkeypatch.setattr(browsers, "run_bounded", record)
 
-    assert browsers.try_apt_install_chromium() is True
+    assert cli.try_apt_install_chromium() is True
     assert commands == [
         ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"],
         ["env", "DEBIAN_FRONTEND=noninteractive"]
@@ -299,7 +300,7 @@ def test_failed_playwright_download_is_reported_in_one_line(
         lambda command, timeout_s, capture=True: subprocess.CompletedProcess(command, 1, offline_output, None),
     )
 
-    assert browsers.try_playwright_install("chromium") is False
+    assert cli.try_playwright_install("chromium") is False
 
     err = capsys.readouterr().err
     assert "failed (exit 1): Error: getaddrinfo ENOTFOUND cdn.playwright.dev" in err, err

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,7 +144,7 @@ def _frame(evidence: Evidence, event: str) -> WireFrame:
     return next(f for f in _stream(evidence).frames if f.event == event)
 
 
-def _replace_frame(evidence: Evidence, of_type: str, **changes: object) -> None:
+def _replace_frame(evidence: Evidence, of_type: str, **changes: Any) -> None:
     stream = _stream(evidence)
     stream.frames = [replace(f, **changes) if f.event == of_type else f for f in stream.frames]
 

@@ -35,25 +35,31 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harness.proxy import (
+    BufferBody,
     BufferUnlessAccelOff,
     CannedStatus,
+    Cut,
     CutAfterBytes,
     CutAfterEvents,
+    Fault,
+    FaultMiddleware,
     FaultProxy,
     Gzip,
     IdleTimeout,
     Latency,
     PassThrough,
     ProxiedRequest,
+    ResponseHead,
 )
-from harness.proxy._faults import _SseEventEnds
 from harness.servers import LiveServer
+from harness.sse import SSEDecoder, SSEEvent
 
 WAIT_S = 3.0  # bound for things that should happen at once on loopback
 QUIET_WINDOW_S = 0.3  # how long "nothing arrived" must hold to prove holding/buffering
 PAGE_ORIGIN = "http://page.example"
 BIG_BODY = bytes(range(256)) * 40
-SSE_VECTORS = Path("/work/shared/reference/sse-parsing-vectors.json")
+# Vendored in the repository (see tests/vectors/PROVENANCE.md); a missing file fails the test, never skips it.
+SSE_VECTORS = Path(__file__).with_name("vectors") / "sse-parsing-vectors.json"
 
 E1 = b'event: progress\ndata: {"message": "one"}\n\n'
 E2 = b'event: progress\ndata: {"message": "two"}\n\n'
@@ -71,8 +77,10 @@ class Gate:
         self._is_open = False
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.opened_at: float | None = None
+        self.reached = threading.Event()  # the upstream got to this gate (sent what came before)
 
     async def wait(self) -> None:
+        self.reached.set()
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         with self._lock:
@@ -113,7 +121,7 @@ class Script:
 class Upstream:
     """The backend behind the proxy: JSON, echo, big body and scripted SSE routes."""
 
-    def __init__(self) -> None:
+    def __init__(self, wrap: Callable[[ASGIApp], ASGIApp] = lambda app: app) -> None:
         self.scripts: dict[str, Script] = {}
         self.hits: list[tuple[str, str]] = []
         routes = [
@@ -124,7 +132,7 @@ class Upstream:
         ]
         app = Starlette(routes=routes)
         app.add_middleware(CORSMiddleware, allow_origins=[PAGE_ORIGIN], allow_methods=["GET", "POST"])
-        self.server = LiveServer(self._recording(app))
+        self.server = LiveServer(self._recording(wrap(app)))
 
     def _recording(self, app: ASGIApp) -> ASGIApp:
         async def record_hits(scope: Scope, receive: Receive, send: Send) -> None:
@@ -488,22 +496,45 @@ def test_fault_applies_to_later_requests_and_matching_paths_only(proxy: FaultPro
 
 
 def parsing_vectors() -> list[dict[str, Any]]:
-    vectors: list[dict[str, Any]] = json.loads(SSE_VECTORS.read_text())["vectors"]
+    vectors: list[dict[str, Any]] = json.loads(SSE_VECTORS.read_text(encoding="utf-8"))["vectors"]
+    assert vectors, f"no parsing vectors in {SSE_VECTORS}"
     return vectors
 
 
-@pytest.mark.skipif(not SSE_VECTORS.exists(), reason=f"browser parsing vectors not found at {SSE_VECTORS}")
+async def _cut_output(fault: CutAfterEvents, data: bytes, piece_size: int) -> tuple[bytes, bool]:
+    """What `fault` lets through of `data` fed in pieces, and whether it cut."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), piece_size):
+            yield data[i : i + piece_size]
+
+    out = bytearray()
+    try:
+        async for piece in fault.transform_body(ResponseHead(200, []), pieces()):
+            out += piece
+    except Cut:
+        return bytes(out), True
+    return bytes(out), False
+
+
 @pytest.mark.parametrize("piece_size", [1, 1 << 20], ids=["byte_by_byte", "whole"])
-def test_event_counting_matches_browser_dispatch(piece_size: int) -> None:
+def test_event_cut_matches_browser_dispatch(piece_size: int) -> None:
     """Fails for an event counter that differs from EventSource on any browser parsing vector (BOM,
-    CR-only endings, comments, `data` without colon, unterminated last event...)."""
+    CR-only endings, comments, `data` without colon, unterminated last event...): CutAfterEvents(n)
+    must let exactly the first n dispatched events through and cut right after the n-th, and must
+    not cut a stream that has fewer."""
     mismatches = []
     for vector in parsing_vectors():
         data = base64.b64decode(vector["input_base64"])
-        finder = _SseEventEnds()
-        found = sum(len(finder.feed(data[i : i + piece_size])) for i in range(0, len(data), piece_size))
-        if found != len(vector["expected"]):
-            mismatches.append(f"{vector['name']}: counted {found}, browsers dispatch {len(vector['expected'])}")
+        expected = len(vector["expected"])
+        for n in range(1, expected + 2):
+            out, cut = asyncio.run(_cut_output(CutAfterEvents(n), data, piece_size))
+            seen = [o for o in SSEDecoder().feed(out) if isinstance(o, SSEEvent)]
+            want = (min(n, expected), n <= expected)
+            if (len(seen), cut) != want:
+                mismatches.append(f"{vector['name']} n={n}: passed {len(seen)} events, cut={cut}; want {want}")
+            if cut and not data.startswith(out):
+                mismatches.append(f"{vector['name']} n={n}: output is not a prefix of the stream")
     assert mismatches == []
 
 
@@ -608,6 +639,85 @@ def test_canned_204_has_no_body_and_can_echo_the_origin(proxy: FaultProxy) -> No
     assert f"Access-Control-Allow-Origin: {PAGE_ORIGIN}".encode() in head.split(b"\r\n"), received
     assert body == b"", received
     assert httpx.get(proxy.url + "/json").status_code == 200
+
+
+# --- The same faults as ASGI middleware (backend mutants) ------------------------------------------
+
+
+@pytest.fixture
+def served() -> Iterator[Callable[..., Upstream]]:
+    """Serves the upstream app wrapped in `FaultMiddleware(app, fault, content_type=...)`."""
+    started: list[Upstream] = []
+
+    def serve(fault: Fault, content_type: str | None = None) -> Upstream:
+        backend = Upstream(lambda app: FaultMiddleware(app, fault, content_type=content_type))
+        started.append(backend)
+        backend.server.start()
+        return backend
+
+    yield serve
+    for backend in started:
+        for script in backend.scripts.values():
+            for gate in script.gates():
+                gate.open()
+        backend.server.stop()
+
+
+def test_middleware_gzip_holds_small_events_and_leaves_other_types_alone(served: Callable[..., Upstream]) -> None:
+    """Fails for a middleware that does not apply the proxy's Gzip (events decodable before the
+    stream ends, no Content-Encoding, bytes that do not decompress to the original), or that also
+    compresses responses outside its content type."""
+    backend = served(Gzip(), content_type="text/event-stream")
+    gate = Gate()
+    path, _ = backend.stream([E1, gate, E2, E3])
+    reader = Recorder(backend.server.url + path)
+    assert gate.reached.wait(WAIT_S)
+    assert not reader.holds_within(lambda body: gunzip_so_far(body) != b"", QUIET_WINDOW_S), (
+        f"event decodable before upstream ended: {gunzip_so_far(reader.body)!r}"
+    )
+    gate.open()
+    reader.wait_closed()
+    assert reader.error is None, reader.error
+    assert reader.headers is not None and reader.headers["content-encoding"] == "gzip"
+    assert "content-length" not in reader.headers
+    assert gzip.decompress(reader.body) == E1 + E2 + E3
+
+    plain = httpx.get(backend.server.url + "/json")
+    assert "content-encoding" not in plain.headers and plain.json()["hello"] == "world"
+
+
+def test_middleware_buffer_holds_the_stream_until_it_ends(served: Callable[..., Upstream]) -> None:
+    """Fails for a buffering middleware that forwards early, or loses or reorders bytes."""
+    backend = served(BufferBody(), content_type="text/event-stream")
+    gate = Gate()
+    path, _ = backend.stream([E1, gate, E2])
+    reader = Recorder(backend.server.url + path)
+    assert gate.reached.wait(WAIT_S)
+    assert not reader.holds_within(lambda body: body != b"", QUIET_WINDOW_S), f"forwarded early: {reader.body!r}"
+    gate.open()
+    reader.wait_closed()
+    assert reader.error is None, reader.error
+    assert reader.body == E1 + E2
+    assert reader.arrival_of(E1) >= gate.opened_at  # type: ignore[operator]
+
+
+def test_middleware_cuts_and_cans_like_the_proxy(served: Callable[..., Upstream]) -> None:
+    """Fails for a middleware that ignores a fault's Cut (the stream goes on) or its canned answer."""
+    backend = served(CutAfterEvents(1, path_contains="/stream/"))
+    path, _ = backend.stream([E1, E2, Gate(), E3])
+    reader = Recorder(backend.server.url + path)
+    reader.wait_closed()
+    assert reader.body == E1
+
+    canned = served(CannedStatus(503, body="maintenance", path_contains="/json"))
+    answer = httpx.get(canned.server.url + "/json")
+    assert (answer.status_code, answer.text) == (503, "maintenance")
+    assert canned.hit_count("/json") == 1  # the middleware sits inside the hit recorder: upstream app untouched
+
+
+def test_middleware_needs_a_fault() -> None:
+    with pytest.raises(TypeError, match="'gzip'"):
+        FaultMiddleware(Starlette(), "gzip")  # type: ignore[arg-type]
 
 
 # --- Disconnects and shutdown -------------------------------------------------------------------------

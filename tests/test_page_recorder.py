@@ -35,13 +35,6 @@ from harness.servers import LiveServer
 
 SAMPLES_DIR = Path(__file__).with_name("evidence_samples")
 WAIT_MS = 5000
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 DRAFT = {
     "id": "d-42",
@@ -172,9 +165,8 @@ def _build_app() -> Starlette:
     )
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+# The browser comes from the gate plugin's `browser_type_launch_args` (harness.browsers: Playwright's
+# build, else a system Chromium with the flags it needs), as in every other browser test.
 
 
 @pytest.fixture(scope="module")
@@ -293,9 +285,7 @@ def test_listener_page_log_survives_the_redirect(recorded: Recorded) -> None:
     assert 0 <= success_seen.t - success_sent.t < 2.0, (success_sent.t, success_seen.t)
 
 
-def test_page_behaves_exactly_as_without_the_recorder(
-    browser: Browser, server: LiveServer, recorded: Recorded
-) -> None:
+def test_page_behaves_exactly_as_without_the_recorder(browser: Browser, server: LiveServer, recorded: Recorded) -> None:
     plain_context = browser.new_context(base_url=server.url)
     try:
         plain = plain_context.new_page()
@@ -344,8 +334,19 @@ def test_observer_records_console_page_errors_and_failed_requests(recorded: Reco
 def test_build_log_counts_deliveries_per_document() -> None:
     records = [
         {"kind": "construct", "doc": "a", "seq": 1, "t": 1.0, "source": "a:1", "url": "/s", "resolved_url": "x"},
-        {"kind": "dispatch", "doc": "a", "seq": 2, "t": 2.0, "source": "a:1", "dispatch": 1, "type": "progress",
-         "data": "{}", "message_event": True, "trusted": True, "ready_state": 1},
+        {
+            "kind": "dispatch",
+            "doc": "a",
+            "seq": 2,
+            "t": 2.0,
+            "source": "a:1",
+            "dispatch": 1,
+            "type": "progress",
+            "data": "{}",
+            "message_event": True,
+            "trusted": True,
+            "ready_state": 1,
+        },
         {"kind": "deliver", "doc": "a", "seq": 3, "t": 2.0, "source": "a:1", "dispatch": 1, "via": "addEventListener"},
         # Same dispatch number in another document: must not be counted for the first.
         {"kind": "deliver", "doc": "b", "seq": 1, "t": 3.0, "source": "b:1", "dispatch": 1, "via": "onmessage"},

@@ -58,12 +58,14 @@ def test_ini_options_are_honoured_and_contradictions_refused(pytester: pytest.Py
 
 
 def test_header_names_the_browser_and_the_redis(pytester: pytest.Pytester) -> None:
-    """Fails if: the header does not say which browser binary and which Redis the run used."""
+    """Fails if: the header does not say which browser and which Redis the run uses (the binary is
+    named in the summary, once a test launched it: see tests/test_plugin_cost.py for why)."""
     pytester.makepyfile("def test_nothing(): pass")
     result = pytester.runpytest_subprocess()
     result.stdout.fnmatch_lines(
-        ["sse-gate: browser chromium: *", "sse-gate: redis: fakeredis; backend: drafts_api.app:create_app"]
+        ["sse-gate: browser chromium (*", "sse-gate: redis: fakeredis; backend: drafts_api.app:create_app"]
     )
+    result.stdout.no_fnmatch_line("sse-gate: browser chromium: *")  # no browser launched, none probed
 
 
 def test_public_fixtures_are_documented(pytester: pytest.Pytester) -> None:
@@ -189,6 +191,7 @@ def test_the_correct_client_passes_the_same_test(pytester: pytest.Pytester) -> N
     pytester.makepyfile(test_flow=HAPPY_PATH_TEST)
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["sse-gate: browser chromium: *"])  # the summary names the binary
 
 
 def test_two_xdist_workers_share_nothing(pytester: pytest.Pytester) -> None:
@@ -200,6 +203,8 @@ def test_two_xdist_workers_share_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_flow=tests.replace("from playwright", "\nfrom playwright", 1))
     result = pytester.runpytest_subprocess("-n", "2")
     result.assert_outcomes(passed=4)
+    # The workers launched the browser; the controller's summary names it.
+    result.stdout.fnmatch_lines(["sse-gate: browser chromium: *"])
 
 
 def test_frontend_dir_and_config_injection(pytester: pytest.Pytester) -> None:

@@ -6,6 +6,7 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio.to_thread
 import httpx
@@ -164,8 +165,9 @@ def _settled(log: WireLog) -> None:
     """Wait until every recorded response has ended: the recorder stamps a body once `send` returned,
     which can be a moment after the client already has it."""
     assert log.wait_for(
-        lambda streams, exchanges: all(s.ended_by is not None for s in streams)
-        and all(e.t_end is not None for e in exchanges),
+        lambda streams, exchanges: (
+            all(s.ended_by is not None for s in streams) and all(e.t_end is not None for e in exchanges)
+        ),
         WAIT_S,
     ), log.since()
 
@@ -205,9 +207,7 @@ def test_client_disconnect_is_recorded(client: httpx.Client, wire_log: WireLog) 
     assert [f.data for f in stream.events] == ["first"]
 
 
-def test_app_error_mid_stream_is_recorded_with_the_unterminated_tail(
-    client: httpx.Client, wire_log: WireLog
-) -> None:
+def test_app_error_mid_stream_is_recorded_with_the_unterminated_tail(client: httpx.Client, wire_log: WireLog) -> None:
     with pytest.raises(httpx.HTTPError):
         with client.stream("GET", "/broken") as response:
             b"".join(response.iter_raw())
@@ -257,11 +257,14 @@ def test_wait_for_times_out_with_false(wire_log: WireLog) -> None:
 def test_non_http_scopes_pass_through(wire_log: WireLog) -> None:
     seen: list[str] = []
 
-    async def app(scope: dict, receive: object, send: object) -> None:
+    async def app(scope: dict[str, Any], receive: object, send: object) -> None:
         seen.append(scope["type"])
+
+    async def lifespan_call() -> None:
+        await WireRecorder(app, wire_log)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
 
     # In its own thread: under pytest-xdist, a Playwright test run earlier in this worker leaves the
     # sync API's event loop registered as running in this thread, and anyio.run would refuse.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(anyio.run, WireRecorder(app, wire_log), {"type": "lifespan"}, None, None).result(timeout=10)
+        pool.submit(anyio.run, lifespan_call).result(timeout=10)
     assert seen == ["lifespan"] and wire_log.since() == ([], [])

@@ -115,7 +115,11 @@ def test_actionlint_fails_on_a_broken_workflow(actionlint: str, tmp_path: Path) 
     result = run_actionlint(actionlint, [broken], cwd=tmp_path)
 
     assert result.returncode == 1, f"actionlint accepted a broken workflow:\n{result.stdout}{result.stderr}"
-    problems = ['unexpected key "branch"', 'property "browsers" is not defined', 'needs job "lint" which does not exist']
+    problems = [
+        'unexpected key "branch"',
+        'property "browsers" is not defined',
+        'needs job "lint" which does not exist',
+    ]
     if (Path(actionlint).parent / "shellcheck").is_file():
         problems.append("SC2086")  # the unquoted $GITHUB_OUTPUT: proves `run:` scripts reach shellcheck
     for problem in problems:

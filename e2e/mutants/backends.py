@@ -4,16 +4,16 @@ Each is an app factory for `--backend-app e2e.mutants.backends:NAME`; it takes e
 offers (`**parts`: settings, generator, redis_factory, runner), so it stays scriptable like the real backend.
 Where the broken behaviour lives on the wire (an event renamed, a header dropped, a body buffered),
 the mutant is the real app behind a small response rewriter, which is what a misconfigured
-middleware or proxy layer in the backend does; where it lives in the logic (saving order, settings),
-the mutant changes that piece only. The comment on each names the failure mode
-(../shared/reference/sse-failure-modes.md) and the guarantee that must kill it.
+middleware or proxy layer in the backend does (buffering and compression are the fault proxy's own
+faults, applied as `harness.proxy.FaultMiddleware`: one implementation for both); where it lives in
+the logic (saving order, settings), the mutant changes that piece only. The comment on each names the failure mode
+(the team's SSE failure-mode notes, see README "Mutants") and the guarantee that must kill it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -27,9 +27,11 @@ from drafts_api.protocol import Draft, TaskState
 from drafts_api.runner import Job, TaskRunner
 from drafts_api.settings import Settings
 from drafts_api.tasks import TaskStore
+from harness.proxy import BufferBody, FaultMiddleware, Gzip
 
 Headers = list[tuple[bytes, bytes]]
 BodyRewrite = Callable[[bytes], bytes]
+EVENT_STREAM = "text/event-stream"
 
 
 class _StreamRewriter:
@@ -41,20 +43,14 @@ class _StreamRewriter:
         *,
         headers: Callable[[Headers], Headers] = lambda headers: headers,
         body: BodyRewrite = lambda chunk: chunk,
-        body_per_response: Callable[[], BodyRewrite] | None = None,
-        buffer_body: bool = False,
     ) -> None:
-        self.app, self.edit_headers, self.buffer_body = app, headers, buffer_body
-        # A stateful rewrite (a compressor) needs one instance per response.
-        self.new_body_edit = body_per_response or (lambda: body)
+        self.app, self.edit_headers, self.edit_body = app, headers, body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         is_stream = False
-        held: list[bytes] = []
-        edit_body = self.new_body_edit()
 
         async def rewriting_send(message: Message) -> None:
             nonlocal is_stream
@@ -64,13 +60,7 @@ class _StreamRewriter:
                 if is_stream:
                     message = {**message, "headers": self.edit_headers(headers)}
             elif message["type"] == "http.response.body" and is_stream:
-                chunk = edit_body(message.get("body", b""))
-                if self.buffer_body:
-                    held.append(chunk)
-                    if message.get("more_body", False):
-                        return
-                    chunk = b"".join(held)
-                message = {**message, "body": chunk}
+                message = {**message, "body": self.edit_body(message.get("body", b""))}
             await send(message)
 
         await self.app(scope, receive, rewriting_send)
@@ -154,24 +144,17 @@ def unknown_task_200_stream(**parts: Any) -> ASGIApp:
 
 
 def buffered_stream(**parts: Any) -> ASGIApp:
-    """Holds the stream's body until it ends (a buffering middleware). Mode #15/#16. Killed by: each
-    progress message must be on the page while the task is still held."""
-    return _StreamRewriter(_app(**parts), buffer_body=True)
+    """Holds the stream's body until it ends (a buffering middleware): the fault proxy's BufferBody
+    inside the backend. Mode #15/#16. Killed by: each progress message must be on the page while the
+    task is still held."""
+    return FaultMiddleware(_app(**parts), BufferBody(), content_type=EVENT_STREAM)
 
 
 def gzip_stream(**parts: Any) -> ASGIApp:
-    """Compresses the stream like a compression middleware that does not flush per event. Mode #16.
+    """Compresses the stream like a compression middleware that does not flush per event (small
+    events stay inside the compressor): the fault proxy's Gzip inside the backend. Mode #16.
     Killed by: progress while held; no Content-Encoding on the stream."""
-
-    def new_compressor() -> BodyRewrite:
-        # Emits only what zlib releases: small events stay inside the compressor.
-        return zlib.compressobj(wbits=31).compress
-
-    return _StreamRewriter(
-        _app(**parts),
-        headers=lambda h: [*h, (b"content-encoding", b"gzip")],
-        body_per_response=new_compressor,
-    )
+    return FaultMiddleware(_app(**parts), Gzip(), content_type=EVENT_STREAM)
 
 
 def wrong_content_type(**parts: Any) -> ASGIApp:

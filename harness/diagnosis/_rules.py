@@ -107,7 +107,7 @@ def _allows_origin(headers: dict[str, str], origin: str, with_credentials: bool)
 
 
 def _listening_phrase(listened: dict[str, list[str]], relevant: Iterable[str]) -> str:
-    """"only for 'message' (onmessage)": the data-carrying types the page listens for, by mechanism."""
+    """ "only for 'message' (onmessage)": the data-carrying types the page listens for, by mechanism."""
     relevant = set(relevant)
     by_way: dict[str, list[str]] = {}
     for type_, ways in listened.items():
@@ -409,11 +409,7 @@ def _unheard_types(evidence: Evidence, streams: list[WireStream]) -> list[str]:
     listened = evidence.eventsource.listened_types()
     terminal_seen = [d.t for d in evidence.eventsource.delivered() if d.type in TERMINAL_EVENTS]
     page_end = min(terminal_seen) if terminal_seen else float("inf")
-    unheard = [
-        d.type
-        for d in evidence.eventsource.message_dispatches()
-        if d.listeners_called == 0 and d.t <= page_end
-    ]
+    unheard = [d.type for d in evidence.eventsource.message_dispatches() if d.listeners_called == 0 and d.t <= page_end]
     for stream in streams:
         source = _source_for(evidence, stream)
         observed = set(source.observed_types) if source is not None else set()
@@ -609,7 +605,7 @@ def _pairs(evidence: Evidence) -> list[tuple[WireFrame, PageDispatch]]:
 
 
 def _kinds(frames: Iterable[WireFrame]) -> str:
-    """"3 progress events", "1 success event", "4 events [started, progress x3]"."""
+    """ "3 progress events", "1 success event", "4 events [started, progress x3]"."""
     names = [f.event for f in frames]
     plural = "s" if len(names) != 1 else ""
     if len(set(names)) == 1:

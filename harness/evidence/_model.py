@@ -308,9 +308,7 @@ class Evidence:
 
         sent = [frame.event for _, frame in self.wire_events()]
         received = [d.type for d in self.eventsource.delivered() if d.message_event]
-        listened = ", ".join(
-            f"{type_} ({'/'.join(ways)})" for type_, ways in self.eventsource.listened_types().items()
-        )
+        listened = ", ".join(f"{type_} ({'/'.join(ways)})" for type_, ways in self.eventsource.listened_types().items())
         lines = [
             f"diagnosis: {diagnose(self).line}",
             f"backend sent [{describe_sequence(sent)}] on {len(self.streams)} stream response(s)",
@@ -337,14 +335,11 @@ class Evidence:
                     row.update(_ADAPTER_FRAME.dump_python(frame, mode="json"))
                     wire.write(json.dumps(row, ensure_ascii=False) + "\n")
         streams = [
-            {**{k: v for k, v in s.items() if k != "frames"}, "frame_count": len(s["frames"])}
-            for s in data["streams"]
+            {**{k: v for k, v in s.items() if k != "frames"}, "frame_count": len(s["frames"])} for s in data["streams"]
         ]
         _write_json(out / "streams.json", {"streams": streams, "http_exchanges": data["http_exchanges"]})
         _write_json(out / "page-eventsource.json", data["eventsource"])
-        _write_json(
-            out / "requests.json", {"page_requests": data["page_requests"], "navigations": data["navigations"]}
-        )
+        _write_json(out / "requests.json", {"page_requests": data["page_requests"], "navigations": data["navigations"]})
         (out / "console.log").write_text(
             "".join(
                 f"{iso(e.t)} [{e.type}] {e.text}{f'  ({e.location})' if e.location else ''}\n" for e in self.console

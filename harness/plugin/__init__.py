@@ -1,18 +1,21 @@
 """The SSE progress gate as a pytest plugin (entry point `harness.plugin`, or `-p harness.plugin`).
 
 Hooks only; the fixtures live in `harness.plugin._fixtures`, registered in `pytest_configure` so that they are
-registered after pytest-playwright's and extend its `browser_type_launch_args`/`browser_context_args`.
+registered after pytest-playwright's and extend its `browser_type_launch_args`/`browser_context_args`; the
+report header and summary in `harness.plugin._header`. Loaded in every session of the environment, the plugin
+costs no subprocess, browser probe or server until a test requests a gate fixture.
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Generator
 
 import pytest
 
-from harness.browsers import BrowserNotFound
 from harness.plugin import _fixtures as fixtures
+from harness.plugin import _header as header
 from harness.plugin._fixtures import (
     TEST_HEARTBEAT_POLLS,
     TEST_RECONNECT_TIMEOUT_MS,
@@ -20,12 +23,11 @@ from harness.plugin._fixtures import (
     RedisOutage,
 )
 from harness.plugin._options import GateOptions, add_options
-from harness.recording import EvidenceCollector
-from harness.servers import STUB_FRONTEND_DIR
 
-__all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "RedisOutage"]
+__all__ = ["TEST_HEARTBEAT_POLLS", "TEST_RECONNECT_TIMEOUT_MS", "TEST_RETRY_MS", "GateOptions", "RedisOutage"]
 
 _FIXTURES_PLUGIN_NAME = "harness.plugin._fixtures"
+_HEADER_PLUGIN_NAME = "harness.plugin._header"
 _REPORT_PLUGIN_NAME = "harness.plugin._report"
 
 
@@ -45,6 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not config.pluginmanager.has_plugin(_FIXTURES_PLUGIN_NAME):
         config.pluginmanager.register(fixtures, _FIXTURES_PLUGIN_NAME)
+    if not config.pluginmanager.has_plugin(_HEADER_PLUGIN_NAME):
+        config.pluginmanager.register(header, _HEADER_PLUGIN_NAME)
     if not config.pluginmanager.has_plugin(_REPORT_PLUGIN_NAME):
         from harness.plugin import _report  # the timeline and the run report (hooks of their own)
 
@@ -60,24 +64,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     output = session.config.getoption("output", None)
     if output:
         shutil.rmtree(session.config.invocation_params.dir / output, ignore_errors=True)
-
-
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    options = GateOptions.from_config(config)
-    browser_name = (config.getoption("browser", None) or ["chromium"])[0]
-    try:
-        browser = fixtures.browser_choice(config, browser_name).description
-    except BrowserNotFound as exc:
-        browser = f"none usable ({exc})"
-    redis = f"real Redis at {options.redis_url} (one db per worker)" if options.redis_url else "fakeredis"
-    backend = options.backend_url or options.backend_app or "drafts_api.app:create_app"
-    frontend = options.frontend_url or str(options.frontend_dir or STUB_FRONTEND_DIR)
-    lines = [
-        f"sse-gate: browser {browser_name}: {browser}",
-        f"sse-gate: redis: {redis}; backend: {backend}",
-        f"sse-gate: frontend: {frontend}" + (f"; sse client: {options.sse_client}" if options.sse_client else ""),
-    ]
-    return lines
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -98,6 +84,10 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if "harness.recording" not in sys.modules:
+        return report  # no test of this session used `gate_evidence` (which imports it): no collector
+    from harness.recording import EvidenceCollector
+
     collector = item.stash.get(EvidenceCollector.STASH_KEY, None)
     if collector is not None and report.when == "call" and report.failed:
         try:

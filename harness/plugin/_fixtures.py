@@ -16,31 +16,26 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import Page
 
-from drafts_api.settings import Settings
 from harness.browsers import BrowserChoice, BrowserNotFound, find_browser
+from harness.plugin._header import browser_choices
 from harness.plugin._options import GateOptions
-from harness.proxy import FaultProxy
-from harness.recording import EvidenceCollector, WireLog, WireRecorder
-from harness.scripting import ScriptedGenerator
-from harness.servers import (
-    STUB_FRONTEND_DIR,
-    BackendParts,
-    FrontendConfig,
-    LiveBackend,
-    LiveServer,
-    WorkerThread,
-    build_default_app,
-    fakeredis_from_url,
-    frontend_app,
-    load_backend_app,
-    origin_of,
-)
-from harness.state import RedisProvider, RedisUnavailable, make_provider
+
+# The rest is imported where a fixture first needs it: this module is imported by every pytest
+# session of an environment the gate is installed in, and FastAPI, uvicorn, Starlette, fakeredis
+# and the drafts API cost ~0.8 s of CPU there (bench/plugin_cost.py); a session that requests no
+# gate fixture must not pay for them.
+if TYPE_CHECKING:
+    from drafts_api.settings import Settings
+    from harness.proxy import FaultProxy
+    from harness.recording import EvidenceCollector, WireLog
+    from harness.scripting import ScriptedGenerator
+    from harness.servers import FrontendConfig, LiveBackend, LiveServer, WorkerThread
+    from harness.state import RedisProvider
 
 RedisOutage = Callable[[], contextlib.AbstractContextManager[None]]
 """`with redis_outage(): ...`: every Redis command fails inside the block."""
@@ -69,10 +64,13 @@ def gate_options(pytestconfig: pytest.Config) -> GateOptions:
 @pytest.fixture(scope="session")
 def gate_redis_provider(gate_options: GateOptions) -> Iterator[RedisProvider]:
     """fakeredis by default; with `--redis-url`, a real Redis with one database per xdist worker."""
+    from harness.state import RedisUnavailable, make_provider
+
     try:
         provider = make_provider(gate_options.redis_url, _worker_index())
     except RedisUnavailable as exc:
-        raise pytest.UsageError(str(exc)) from exc
+        # The message says it all (the URL redacted); a traceback would print the URL in clear.
+        pytest.fail(str(exc), pytrace=False)
     yield provider
     provider.close()
 
@@ -80,24 +78,32 @@ def gate_redis_provider(gate_options: GateOptions) -> Iterator[RedisProvider]:
 @pytest.fixture(scope="session")
 def gate_scripted_generator() -> ScriptedGenerator:
     """The generator plugged into the backend; tests drive it through `scripted`."""
+    from harness.scripting import ScriptedGenerator
+
     return ScriptedGenerator()
 
 
 @pytest.fixture(scope="session")
 def gate_wire_log() -> WireLog:
     """Everything the backend sent, as it sent it (SSE frames with send times, other responses)."""
+    from harness.recording import WireLog
+
     return WireLog()
 
 
 @pytest.fixture(scope="session")
 def gate_frontend_config() -> FrontendConfig:
     """What the served page's `/config.js` says (`apiBase`, `reconnectTimeoutMs`); `update()` it per test."""
+    from harness.servers import FrontendConfig
+
     return FrontendConfig(apiBase="", reconnectTimeoutMs=TEST_RECONNECT_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
 def gate_live_frontend(gate_options: GateOptions, gate_frontend_config: FrontendConfig) -> Iterator[LiveServer | str]:
     """The frontend's origin: a served static directory (a LiveServer), or `--frontend-url` as is."""
+    from harness.servers import STUB_FRONTEND_DIR, LiveServer, frontend_app
+
     if gate_options.frontend_url:
         yield gate_options.frontend_url
         return
@@ -119,6 +125,9 @@ def _frontend_url(gate_live_frontend: LiveServer | str) -> str:
 @pytest.fixture(scope="session")
 def gate_backend_settings(gate_options: GateOptions, gate_live_frontend: LiveServer | str) -> Settings:
     """The harness backend's settings: test timings, CORS for the frontend's origin only."""
+    from drafts_api.settings import Settings
+    from harness.servers import origin_of
+
     return Settings(
         poll_interval=gate_options.poll_interval,
         heartbeat_polls=TEST_HEARTBEAT_POLLS,
@@ -134,6 +143,8 @@ def gate_generation_worker(
     gate_redis_provider: RedisProvider, gate_backend_settings: Settings
 ) -> Iterator[WorkerThread]:
     """Runs generations outside the backend's lifetime, as a real worker process would."""
+    from harness.servers import WorkerThread
+
     worker = WorkerThread(
         gate_redis_provider.async_client,
         task_ttl=gate_backend_settings.task_ttl,
@@ -153,6 +164,16 @@ def gate_live_backend(
     gate_wire_log: WireLog,
 ) -> Iterator[LiveBackend]:
     """The backend under test, served on 127.0.0.1 by uvicorn in this process (or `--backend-url`)."""
+    from harness.recording import WireRecorder
+    from harness.servers import (
+        BackendParts,
+        LiveBackend,
+        LiveServer,
+        build_default_app,
+        fakeredis_from_url,
+        load_backend_app,
+    )
+
     if gate_options.backend_url:
         yield LiveBackend(gate_options.backend_url, f"running backend at {gate_options.backend_url}")
         return
@@ -226,6 +247,8 @@ def gate_fault_proxy(
     gate_backend: LiveBackend, gate_frontend: str, gate_frontend_config: FrontendConfig
 ) -> Iterator[FaultProxy]:
     """A fault-injecting proxy between page and backend; the page's API base points at it."""
+    from harness.proxy import FaultProxy
+
     with FaultProxy(gate_backend.url) as proxy:
         gate_frontend_config.update(apiBase=proxy.url)
         yield proxy
@@ -236,6 +259,8 @@ def gate_foreign_frontend(
     gate_options: GateOptions, gate_frontend_config: FrontendConfig, gate_frontend: str
 ) -> Iterator[str]:
     """The same frontend served from an origin the backend's CORS settings do not allow."""
+    from harness.servers import STUB_FRONTEND_DIR, LiveServer, frontend_app
+
     if gate_options.frontend_url:
         pytest.skip("a second origin needs a frontend the harness serves (not --frontend-url)")
     directory = gate_options.frontend_dir or STUB_FRONTEND_DIR
@@ -248,6 +273,8 @@ def gate_evidence(
     request: pytest.FixtureRequest, page: Page, gate_wire_log: WireLog, output_path: str
 ) -> Iterator[EvidenceCollector]:
     """Records what the page and the backend did, for the failure report and its diagnosis."""
+    from harness.recording import EvidenceCollector
+
     collector = EvidenceCollector(request.node.nodeid, page, gate_wire_log, Path(output_path))
     collector.start()
     request.node.stash[EvidenceCollector.STASH_KEY] = collector
@@ -269,13 +296,10 @@ def delete_output_dir() -> None:
     """Off: the gate empties `--output` once per run, before any worker starts (see harness.plugin)."""
 
 
-_BROWSER_CHOICES: pytest.StashKey[dict[str, BrowserChoice]] = pytest.StashKey()
-
-
 def browser_choice(config: pytest.Config, browser_name: str) -> BrowserChoice:
-    """`find_browser`, once per session: it runs Playwright's driver and the browser itself (0.4-1 s
-    on a 2-core machine), and both the report header and the launch arguments need its answer."""
-    choices = config.stash.setdefault(_BROWSER_CHOICES, {})
+    """`find_browser`, once per session and only when a browser is launched: it runs Playwright's
+    driver and the browser itself (0.4-1 s on a 2-core machine); the summary names the choice."""
+    choices = browser_choices(config)
     if browser_name not in choices:
         choices[browser_name] = find_browser(browser_name)
     return choices[browser_name]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -61,7 +61,7 @@ class GateOptions:
     frontend_url: str | None
     backend_app: str | None
     backend_url: str | None
-    redis_url: str | None
+    redis_url: str | None = field(repr=False)  # may hold a password; shown with harness.state.redact_url
     poll_interval: float
     frontend_port: int
 

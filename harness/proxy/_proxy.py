@@ -4,17 +4,17 @@ It sits between the browser (or httpx) and the live backend and reproduces what 
 SSE streams: nginx's response buffering (unless `X-Accel-Buffering: no`), CDN compression, idle
 timeouts, connections cut mid-stream, latency, and canned error answers during a deploy.
 
-Hand-written on asyncio streams because no maintained Python library offers these fault modes on a
-streaming HTTP proxy: toxiproxy works on raw TCP bytes (it knows neither HTTP framing nor SSE events,
-and is a Go service), mitmproxy is a large interception tool whose streaming mode bypasses its body
-hooks. One upstream connection per request keeps the code small: upstream gets `Connection: close`,
-downstream every response ends with `Connection: close` too.
+Written here on asyncio streams and h11 because no maintained Python library offers these fault
+modes on a streaming HTTP proxy: toxiproxy works on raw TCP bytes (it knows neither HTTP framing nor
+SSE events, and is a Go service), mitmproxy is a large interception tool whose streaming mode
+bypasses its body hooks. HTTP framing is h11's (`_http.py`); what happens to a response is the
+fault's own (`_faults.py`). One upstream connection per request keeps the code small: upstream gets
+`Connection: close`, downstream every response ends with `Connection: close` too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -23,55 +23,25 @@ from types import TracebackType
 from typing import Literal
 from urllib.parse import urlsplit
 
-from harness.proxy._faults import (
-    FAULT_TYPES,
-    BufferUnlessAccelOff,
-    CannedStatus,
-    Cut,
-    CutAfterBytes,
-    CutAfterEvents,
-    Fault,
-    Gzip,
-    IdleTimeout,
-    Latency,
-    PassThrough,
-    apply_fault,
-)
+from harness.proxy._fault import Cut, Fault, UpstreamTimeout
+from harness.proxy._faults import PassThrough
 from harness.proxy._http import (
-    BadMessage,
-    Headers,
-    HttpReader,
-    IdleCut,
+    ClientConnection,
+    ClientLeft,
+    Limits,
     Request,
-    encode_request,
-    header,
-    read_request,
-    simple_response,
+    RequestRejected,
+    UpstreamBroken,
+    UpstreamConnection,
 )
-
-__all__ = [
-    "BufferUnlessAccelOff",
-    "CannedStatus",
-    "CutAfterBytes",
-    "CutAfterEvents",
-    "Fault",
-    "FaultProxy",
-    "FaultProxyError",
-    "Gzip",
-    "IdleTimeout",
-    "Latency",
-    "PassThrough",
-    "ProxiedRequest",
-]
+from harness.servers._loop import BackgroundLoop, BackgroundLoopError
+from harness.waiting import Watched
 
 logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 5.0
 _STOP_TIMEOUT_S = 5.0
 _CANCEL_GRACE_S = 1.0
-_HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
-)
 
 
 class FaultProxyError(RuntimeError):
@@ -96,121 +66,54 @@ class ProxiedRequest:
 
 
 class _RequestLog:
-    """Thread-safe record of requests; waiters are woken on every change."""
+    """The requests so far, as an immutable tuple in a `Watched` value (thread-safe, waitable)."""
 
     def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._entries: list[ProxiedRequest] = []
+        self._entries: Watched[tuple[ProxiedRequest, ...]] = Watched(())
 
     def add(self, entry: ProxiedRequest) -> int:
-        with self._changed:
-            self._entries.append(entry)
-            self._changed.notify_all()
-            return len(self._entries) - 1
+        return len(self._entries.update(lambda entries: (*entries, entry))) - 1
 
-    def update(self, index: int, **changes: object) -> None:
-        with self._changed:
-            self._entries[index] = replace(self._entries[index], **changes)  # type: ignore[arg-type]
-            self._changed.notify_all()
+    def change(self, index: int, change: Callable[[ProxiedRequest], ProxiedRequest]) -> None:
+        def apply(entries: tuple[ProxiedRequest, ...]) -> tuple[ProxiedRequest, ...]:
+            return (*entries[:index], change(entries[index]), *entries[index + 1 :])
 
-    def add_bytes(self, index: int, *, upstream: int = 0, client: int = 0) -> None:
-        with self._changed:
-            entry = self._entries[index]
-            self._entries[index] = replace(
-                entry, upstream_bytes=entry.upstream_bytes + upstream, client_bytes=entry.client_bytes + client
-            )
-            self._changed.notify_all()
+        self._entries.update(apply)
 
     def snapshot(self) -> list[ProxiedRequest]:
-        with self._changed:
-            return list(self._entries)
+        return list(self._entries.get())
 
     def wait_until(self, predicate: Callable[[list[ProxiedRequest]], bool], timeout: float) -> list[ProxiedRequest]:
-        with self._changed:
-            if not self._changed.wait_for(lambda: predicate(list(self._entries)), timeout):
-                raise FaultProxyError(f"proxy requests did not reach the condition within {timeout} s: {self._entries}")
-            return list(self._entries)
-
-
-def _client_head(status: int, reason: str, headers: Headers, *, chunked: bool, gzipped: bool) -> bytes:
-    kept = [(name, value) for name, value in headers if name.lower() not in _HOP_BY_HOP]
-    if gzipped:
-        kept = [(name, value) for name, value in kept if name.lower() != "content-length"]
-        kept.append(("Content-Encoding", "gzip"))
-    if chunked:
-        kept.append(("Transfer-Encoding", "chunked"))
-    kept.append(("Connection", "close"))
-    lines = [f"HTTP/1.1 {status} {reason}", *(f"{name}: {value}" for name, value in kept)]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-class _ClientGone(Exception):
-    """Writing to the client failed: it hung up (kept apart from upstream connection errors)."""
-
-
-class _ClientWriter:
-    """Writes the response to the client, framing the body as chunked when asked."""
-
-    def __init__(self, writer: asyncio.StreamWriter, on_body_bytes: Callable[[int], None]) -> None:
-        self._writer = writer
-        self._on_body_bytes = on_body_bytes
-        self._chunked = False
-        self.head_sent = False
-
-    async def head(self, data: bytes, *, chunked: bool) -> None:
-        self._chunked = chunked
-        self.head_sent = True
-        await self._send(data)
-
-    async def body(self, data: bytes) -> None:
-        if not data:
-            return  # an empty chunk would end a chunked body
-        await self._send(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data)
-        self._on_body_bytes(len(data))
-
-    async def finish(self) -> None:
-        await self._send(b"0\r\n\r\n" if self._chunked else b"")
-
-    async def _send(self, data: bytes) -> None:
-        try:
-            self._writer.write(data)
-            await self._writer.drain()
-        except ConnectionError as exc:
-            raise _ClientGone(repr(exc)) from exc
-
-
-async def _until_eof(reader: asyncio.StreamReader) -> None:
-    """Returns when the client hung up, so a stream left by its client is closed upstream too."""
-    try:
-        while await reader.read(65536):
-            pass
-    except ConnectionError:
-        pass
-
-
-# --- The proxy ---------------------------------------------------------------------------------
+        entries = self._entries.wait_until(lambda entries: predicate(list(entries)), timeout)
+        if entries is None:
+            raise FaultProxyError(
+                f"proxy requests did not reach the condition within {timeout} s: {self._entries.get()}"
+            )
+        return list(entries)
 
 
 class FaultProxy:
     """Reverse proxy on 127.0.0.1 (port picked at start) forwarding to `upstream_url`.
 
     Runs its own asyncio loop in a daemon thread. `set_fault()` is thread-safe and applies to
-    requests that start after the call; `requests` is a snapshot of what was proxied.
+    requests that start after the call; `requests` is a snapshot of what was proxied. `limits`
+    bound what a client may send (head time, head and body size); malformed requests get a 400.
     """
 
-    def __init__(self, upstream_url: str) -> None:
+    def __init__(self, upstream_url: str, *, limits: Limits | None = None) -> None:
         parts = urlsplit(upstream_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"FaultProxy needs an http://host:port upstream URL, got {upstream_url!r}")
         self.upstream_url = upstream_url
+        self.limits = limits or Limits()
         self._upstream = (parts.hostname, parts.port or 80)
         self._lock = threading.Lock()
         self._fault: Fault = PassThrough()
-        self._canned_left = 0
+        self._uses_left: int | None = None
         self._log = _RequestLog()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
+        self._loop: BackgroundLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()  # touched on the proxy's loop only
         self._port: int | None = None
 
     # Lifecycle
@@ -226,73 +129,53 @@ class FaultProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FaultProxy:
-        if self._thread is not None:
+        if self._loop is not None:
             raise FaultProxyError(f"the fault proxy is already running at {self.url}")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        thread = threading.Thread(
-            target=self._run, args=(ready, failure), name=f"fault-proxy->{self.upstream_url}", daemon=True
-        )
-        thread.start()
-        if not ready.wait(_START_TIMEOUT_S) or failure:
-            self._stop_loop(thread)
-            reason = repr(failure[0]) if failure else f"not listening after {_START_TIMEOUT_S} s"
-            raise FaultProxyError(f"the fault proxy for {self.upstream_url} did not start: {reason}")
-        self._thread = thread
+        loop = BackgroundLoop(f"fault-proxy->{self.upstream_url}")
+        try:
+            loop.start(_START_TIMEOUT_S)
+            self._server = loop.run(self._listen(), _START_TIMEOUT_S, what="listening")
+        except (OSError, BackgroundLoopError) as exc:
+            loop.stop(_STOP_TIMEOUT_S)
+            raise FaultProxyError(f"the fault proxy for {self.upstream_url} did not start: {exc!r}") from exc
+        self._port = self._server.sockets[0].getsockname()[1]
+        self._loop = loop
         return self
 
     def stop(self) -> None:
         """Closes the listener and every open connection; bounded even with streams open."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stop_loop(thread)
-
-    def _stop_loop(self, thread: threading.Thread) -> None:
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None:
-            with contextlib.suppress(RuntimeError):  # the loop has already finished
-                loop.call_soon_threadsafe(stopping.set)
-        thread.join(_STOP_TIMEOUT_S)
-        if thread.is_alive():
-            raise FaultProxyError(f"the fault proxy at port {self._port} did not stop within {_STOP_TIMEOUT_S} s")
-
-    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
         try:
-            asyncio.run(self._main(ready))
-        except Exception as exc:  # reported by start(); after start-up only listener errors land here
-            failure.append(exc)
-            ready.set()
-            logger.debug("fault proxy loop ended with %r", exc)
+            loop.run(self._close(), _STOP_TIMEOUT_S, what="closing the connections")
+            loop.stop(_STOP_TIMEOUT_S)
+        except BackgroundLoopError as exc:
+            raise FaultProxyError(f"the fault proxy at port {self._port} did not stop: {exc}") from exc
 
-    async def _main(self, ready: threading.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        connections: set[asyncio.Task[None]] = set()
+    async def _listen(self) -> asyncio.Server:
+        return await asyncio.start_server(self._on_connection, "127.0.0.1", 0)
 
-        async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            connections.add(task)
-            try:
-                await self._serve_connection(reader, writer)
-            except asyncio.CancelledError:
-                # Only stop() cancels these. Python 3.11's start_server logs a cancelled connection
-                # task as an "Exception in callback" error, so end it normally instead.
-                logger.debug("fault proxy: connection closed by stop()")
-            finally:
-                connections.discard(task)
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.wait(self._connections, timeout=_CANCEL_GRACE_S)
 
-        server = await asyncio.start_server(on_connection, "127.0.0.1", 0)
-        self._port = server.sockets[0].getsockname()[1]
-        ready.set()
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
         try:
-            await self._stopping.wait()
+            await self._serve_connection(reader, writer)
+        except asyncio.CancelledError:
+            # Only stop() cancels these. Python 3.11's start_server logs a cancelled connection
+            # task as an "Exception in callback" error, so end it normally instead.
+            logger.debug("fault proxy: connection closed by stop()")
         finally:
-            server.close()
-            for task in list(connections):
-                task.cancel()
-            if connections:
-                await asyncio.wait(connections, timeout=_CANCEL_GRACE_S)
+            self._connections.discard(task)
 
     def __enter__(self) -> FaultProxy:
         return self.start()
@@ -314,21 +197,20 @@ class FaultProxy:
             return self._fault
 
     def set_fault(self, fault: Fault) -> None:
-        if not isinstance(fault, FAULT_TYPES):
-            raise TypeError(f"set_fault() needs one of {[t.__name__ for t in FAULT_TYPES]}, got {fault!r}")
+        if not isinstance(fault, Fault):
+            raise TypeError(f"set_fault() needs a harness.proxy fault (a Fault), got {fault!r}")
         with self._lock:
-            self._fault = fault
-            self._canned_left = fault.times if isinstance(fault, CannedStatus) else 0
+            self._fault, self._uses_left = fault, fault.uses
 
-    def _take_fault(self, path: str) -> Fault:
+    def _take_fault(self, target: str) -> Fault:
         with self._lock:
             fault = self._fault
-            if fault.path_contains is not None and fault.path_contains not in path:
+            if not fault.matches(target):
                 return PassThrough()
-            if isinstance(fault, CannedStatus):
-                if self._canned_left <= 0:
+            if self._uses_left is not None:
+                if self._uses_left <= 0:
                     return PassThrough()
-                self._canned_left -= 1
+                self._uses_left -= 1
             return fault
 
     @property
@@ -361,105 +243,97 @@ class FaultProxy:
     # Serving
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        client = ClientConnection(reader, writer, self.limits)
         try:
-            await self._serve_one(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            await self._serve_one(client)
+        except ClientLeft as exc:
+            logger.debug("fault proxy: %s", exc)
+        except RequestRejected as rejected:
+            logger.debug("fault proxy: rejected a request: %s", rejected)
+            await client.reject(rejected)
+        except ConnectionError as exc:
             logger.debug("fault proxy: client connection ended: %r", exc)
-        except BadMessage as exc:
-            logger.debug("fault proxy: bad request: %s", exc)
-            writer.write(simple_response(400, f"FaultProxy could not parse the request: {exc}"))
         except Exception as exc:  # a proxy bug must not kill the loop; the test sees the closed connection
             logger.warning("fault proxy: unexpected error: %r", exc, exc_info=logger.isEnabledFor(logging.DEBUG))
         finally:
             writer.close()
 
-    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request = await read_request(reader)
+    async def _serve_one(self, client: ClientConnection) -> None:
+        request = await client.read_request()
         fault = self._take_fault(request.target)
-        index = self._log.add(ProxiedRequest(request.method, request.target, None, type(fault).__name__))
-        if isinstance(fault, CannedStatus):
-            self._log.update(index, status=fault.status, outcome="canned")  # before the client can see it
-            writer.write(_canned_response(fault, request))
-            await writer.drain()
+        index = self._log.add(ProxiedRequest(request.method, request.target, None, fault.name))
+        if (canned := fault.canned_answer(request.headers)) is not None:
+            self._record(index, status=canned.head.status, outcome="canned")  # before the client can see it
+            await client.send_head(canned.head)
+            await client.send_body(canned.body)
+            await client.finish()
             return
-        client = _ClientWriter(writer, lambda n: self._log.add_bytes(index, client=n))
         forward = asyncio.create_task(self._forward(request, fault, client, index))
-        client_gone = asyncio.create_task(_until_eof(reader))
+        client_gone = asyncio.create_task(client.wait_until_gone())
         try:
             await asyncio.wait({forward, client_gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             client_gone.cancel()
             forward.cancel()
             await asyncio.gather(forward, client_gone, return_exceptions=True)
-        if forward.cancelled() or isinstance(forward.exception(), _ClientGone):
+        if forward.cancelled() or isinstance(forward.exception(), ConnectionError):
             outcome: Outcome = "client_gone"
         elif (error := forward.exception()) is not None:
             raise error
         else:
             outcome = forward.result()
-        self._log.update(index, outcome=outcome)
-        logger.debug("fault proxy: %s %s via %s: %s", request.method, request.target, type(fault).__name__, outcome)
+        self._record(index, outcome=outcome)
+        logger.debug("fault proxy: %s %s via %s: %s", request.method, request.target, fault.name, outcome)
 
-    async def _forward(self, request: Request, fault: Fault, client: _ClientWriter, index: int) -> Outcome:
-        host, port = self._upstream
+    async def _forward(self, request: Request, fault: Fault, client: ClientConnection, index: int) -> Outcome:
         try:
-            up_reader, up_writer = await asyncio.open_connection(host, port)
+            up_reader, up_writer = await asyncio.open_connection(*self._upstream)
         except OSError as exc:
-            await self._answer_error(client, index, 502, f"FaultProxy could not reach {self.upstream_url}: {exc}")
-            return "upstream_error"
+            return await self._answer_error(client, index, 502, f"could not reach {self.upstream_url}: {exc}")
+        upstream = UpstreamConnection(up_reader, up_writer)
         try:
-            up_writer.write(encode_request(request, _HOP_BY_HOP))
-            await up_writer.drain()
-            upstream = HttpReader(up_reader, fault.seconds if isinstance(fault, IdleTimeout) else None)
-            status, reason, headers = await upstream.response_head()
-            self._log.update(index, status=status)
-            framing = upstream.body_framing(request.method, status, headers)
-            gzipped = isinstance(fault, Gzip) and framing != "none" and header(headers, "content-encoding") is None
-            chunks = self._counted(upstream.body(framing, headers), index)
-            body = apply_fault(fault, chunks, headers)
-            if isinstance(fault, Latency):
-                await asyncio.sleep(fault.seconds)
-            chunked = gzipped or framing == "chunked"
-            await client.head(_client_head(status, reason, headers, chunked=chunked, gzipped=gzipped), chunked=chunked)
+            await upstream.send(request)
+            head = await fault.receive_head(upstream.response_head())
+            self._record(index, status=head.status)
+            body = fault.transform_body(head, self._counted(upstream.body(), index))
+            await client.send_head(fault.transform_head(head))
             async for piece in body:
-                await client.body(piece)
+                await client.send_body(piece)
+                self._count(index, client=len(piece))
             await client.finish()
             return "complete"
-        except IdleCut as cut:
-            if not client.head_sent:
-                await self._answer_error(client, index, 504, f"FaultProxy: {cut}")
-            logger.debug("fault proxy: %s", cut)
-            return "cut"
+        except UpstreamTimeout as timeout:
+            return await self._answer_error(client, index, 504, str(timeout), outcome="cut")
         except Cut as cut:
             logger.debug("fault proxy: %s", cut)
             return "cut"
-        except (BadMessage, asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError) as exc:
+        except UpstreamBroken as exc:
             # Upstream broke its response: before the head that is nginx's 502, after it a cut.
-            if not client.head_sent:
-                await self._answer_error(client, index, 502, f"FaultProxy got a broken upstream response: {exc!r}")
-            logger.debug("fault proxy: upstream error: %r", exc)
-            return "upstream_error"
+            return await self._answer_error(client, index, 502, f"broken upstream response: {exc}")
         finally:
-            up_writer.close()
+            upstream.close()
 
     async def _counted(self, chunks: AsyncIterator[bytes], index: int) -> AsyncIterator[bytes]:
         async for chunk in chunks:
-            self._log.add_bytes(index, upstream=len(chunk))
+            self._count(index, upstream=len(chunk))
             yield chunk
 
-    async def _answer_error(self, client: _ClientWriter, index: int, status: int, text: str) -> None:
+    async def _answer_error(
+        self, client: ClientConnection, index: int, status: int, text: str, outcome: Outcome = "upstream_error"
+    ) -> Outcome:
         logger.debug("fault proxy: answering %d: %s", status, text)
-        self._log.update(index, status=status)
-        await client.head(simple_response(status, text), chunked=False)
+        if not client.head_sent:
+            self._record(index, status=status)
+            await client.reject(RequestRejected(status, text))
+        return outcome
 
+    def _record(self, index: int, **changes: object) -> None:
+        self._log.change(index, lambda entry: replace(entry, **changes))  # type: ignore[arg-type]
 
-def _canned_response(fault: CannedStatus, request: Request) -> bytes:
-    extra: Headers = []
-    origin = header(request.headers, "origin")
-    if fault.echo_origin and origin is not None:
-        extra = [
-            ("Access-Control-Allow-Origin", origin),
-            ("Access-Control-Allow-Credentials", "true"),
-            ("Vary", "Origin"),
-        ]
-    return simple_response(fault.status, fault.body, content_type=fault.content_type, extra_headers=extra)
+    def _count(self, index: int, *, upstream: int = 0, client: int = 0) -> None:
+        self._log.change(
+            index,
+            lambda entry: replace(
+                entry, upstream_bytes=entry.upstream_bytes + upstream, client_bytes=entry.client_bytes + client
+            ),
+        )

@@ -17,6 +17,7 @@ Sync Playwright API only (the harness's). Every `t` is wall-clock seconds (see `
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import time
 from collections.abc import Iterable
@@ -39,7 +40,7 @@ from harness.evidence import (
     PageRequest,
 )
 
-SCRIPT_PATH = Path(__file__).with_name("eventsource_recorder.js")
+SCRIPT_PATH = Path(str(importlib.resources.files("harness.recording") / "eventsource_recorder.js"))  # package data
 BINDING_NAME = "__sseGateRecord"
 LOG_NAME = "__sseGateLog"
 

@@ -122,7 +122,6 @@ class WireLog:
             self._changed.notify_all()
 
 
-
 def _header_map(raw: Any) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in raw or ():

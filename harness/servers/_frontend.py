@@ -7,6 +7,7 @@ production). Two things are injected: `/config.js`, which tells the page where t
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import threading
 from pathlib import Path
@@ -20,7 +21,9 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-STUB_FRONTEND_DIR = Path(__file__).resolve().parents[2] / "stub_frontend"
+# Package data: in the wheel a real folder, in the checkout a symlink to the top-level stub_frontend/.
+# resolve() makes the checkout's report name stub_frontend/ itself.
+STUB_FRONTEND_DIR = Path(str(importlib.resources.files("harness.servers") / "stub_frontend")).resolve()
 CONFIG_PATH = "/config.js"
 SSE_CLIENT_PATH = "/lib/draft-stream.js"
 CONFIG_GLOBAL = "__DRAFTS_CONFIG__"

@@ -7,6 +7,8 @@ stream can only be observed honestly over a socket.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import logging
 import socket
 import threading
@@ -14,6 +16,8 @@ from types import TracebackType
 from typing import Any, Literal
 
 import uvicorn
+
+from harness.servers._loop import BackgroundLoop, BackgroundLoopError
 
 _STARTUP_TIMEOUT_S = 15.0
 _STOP_TIMEOUT_S = 5.0
@@ -41,6 +45,32 @@ class _LogCapture(logging.Handler):
             self.messages.append(text)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the starting thread when start-up has finished, well or not
+    (uvicorn only sets a flag, which would have to be polled)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.startup_finished = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets)
+        finally:
+            self.startup_finished.set()
+
+
+async def _serve(server: _Server, sock: socket.socket) -> None:
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit as exc:
+        # uvicorn exits the process on a start-up failure; on a shared loop that would end the loop
+        # itself, so it becomes an ordinary error of this one task (the log capture has the reason).
+        raise LiveServerError(f"uvicorn exited with status {exc.code!r}") from None
+    finally:
+        server.startup_finished.set()
+
+
 class LiveServer:
     """Serves `app` with uvicorn on `host:port` until `stop()`.
 
@@ -64,8 +94,9 @@ class LiveServer:
         self.timeout_graceful_shutdown = timeout_graceful_shutdown
         self.log_level = log_level
         self.lifespan = lifespan
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: _Server | None = None
+        self._loop: BackgroundLoop | None = None
+        self._serving: concurrent.futures.Future[None] | None = None
         self._port: int | None = None
 
     @property
@@ -80,12 +111,15 @@ class LiveServer:
 
     @property
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._loop is not None and self._loop.is_running
 
     def _bind(self) -> socket.socket:
         # Binding ourselves (instead of letting uvicorn bind port 0) fixes the port before start-up,
         # and lets `restart()` reuse it. SO_REUSEADDR: the old listener's TIME_WAIT must not block it.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose `proto` says
+        # TCP, and accepted sockets inherit the listener's 0; with Nagle on, every response whose head and
+        # body go out as two writes waited ~40 ms for the client's delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         port = self._port if self._port is not None else self._requested_port
         try:
@@ -114,56 +148,47 @@ class LiveServer:
             # Keep-alive connections would make stop() wait for the browser to hang up.
             timeout_keep_alive=1,
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         capture = _LogCapture()
-        loggers = [logging.getLogger("uvicorn")]  # parent of uvicorn.error: one record each
-        for logger in loggers:
-            logger.addHandler(capture)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name=f"live-server:{self._port}", daemon=True
-        )
-        self._server, self._thread = server, thread
+        uvicorn_logger = logging.getLogger("uvicorn")  # parent of uvicorn.error: one record each
+        uvicorn_logger.addHandler(capture)
+        loop = BackgroundLoop(f"live-server:{self._port}")
         try:
-            thread.start()
-            started = self._wait_started(server, thread)
+            loop.start()
+            serving = loop.submit(_serve(server, sock))
+            finished = server.startup_finished.wait(_STARTUP_TIMEOUT_S)
         finally:
-            for logger in loggers:
-                logger.removeHandler(capture)
-        if not started:
+            uvicorn_logger.removeHandler(capture)
+        if not (finished and server.started):
+            server.should_exit = True
+            failure = serving.exception(_STOP_TIMEOUT_S) if serving.done() or finished else None
+            loop.stop()
             sock.close()
-            self._server = self._thread = None
-            detail = "; ".join(capture.messages[-5:]) or "no message from uvicorn"
+            detail = "; ".join(capture.messages[-5:]) or (
+                repr(failure) if failure else f"not started within {_STARTUP_TIMEOUT_S} s"
+            )
             raise LiveServerError(f"the live server for {self.app!r} did not start: {detail}")
+        self._server, self._loop, self._serving = server, loop, serving
         return self
 
-    @staticmethod
-    def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> bool:
-        # A bind or lifespan failure calls sys.exit inside the thread: the thread just ends, so poll
-        # both the flag and the thread instead of waiting on the flag alone.
-        waited = 0.0
-        step = 0.005
-        while waited < _STARTUP_TIMEOUT_S:
-            if server.started:
-                return True
-            if not thread.is_alive():
-                return False
-            thread.join(step)
-            waited += step
-        server.should_exit = True
-        return False
-
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
+        server, loop, serving = self._server, self._loop, self._serving
+        if server is None or loop is None or serving is None:
             return
+        self._server = self._loop = self._serving = None
         server.should_exit = True
-        thread.join(self.timeout_graceful_shutdown + _STOP_TIMEOUT_S)
-        if thread.is_alive():
+        try:
+            serving.result(self.timeout_graceful_shutdown + _STOP_TIMEOUT_S)
+        except concurrent.futures.TimeoutError:
             # Open streams that ignore the graceful timeout: force it, then give up loudly.
             server.force_exit = True
-            thread.join(_STOP_TIMEOUT_S)
-        self._server = self._thread = None
-        if thread.is_alive():
+            with contextlib.suppress(concurrent.futures.TimeoutError):
+                serving.result(_STOP_TIMEOUT_S)
+        try:
+            loop.stop(_STOP_TIMEOUT_S)
+        except BackgroundLoopError as exc:
+            raise LiveServerError(f"the live server at {self.url} did not stop within its bound: {exc}") from exc
+        if not serving.done():
             raise LiveServerError(f"the live server at {self.url} did not stop within its bound")
 
     def restart(self) -> None:

@@ -7,7 +7,6 @@ as a real worker would. It implements `drafts_api.runner.TaskRunner`.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from redis.asyncio import Redis
 
 from drafts_api.runner import Job
 from drafts_api.tasks import TaskStore
+from harness.servers._loop import BackgroundLoop
 
 _CANCEL_TIMEOUT_S = 5.0
 
@@ -25,16 +25,15 @@ class WorkerThread:
         self._redis_factory = redis_factory
         self._task_ttl = task_ttl
         self._key_prefix = key_prefix
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="gate-worker", daemon=True)
+        self._loop = BackgroundLoop("gate-worker")
         self._jobs: set[concurrent.futures.Future[None]] = set()
         self._jobs_lock = threading.Lock()
         self._store: TaskStore | None = None
 
     def start(self) -> WorkerThread:
-        self._thread.start()
+        self._loop.start()
         # The Redis client must be created on the loop that uses it.
-        self._store = asyncio.run_coroutine_threadsafe(self._make_store(), self._loop).result(_CANCEL_TIMEOUT_S)
+        self._store = self._loop.run(self._make_store(), _CANCEL_TIMEOUT_S, what="creating the task store")
         return self
 
     async def _make_store(self) -> TaskStore:
@@ -43,7 +42,7 @@ class WorkerThread:
     # TaskRunner protocol: called from the backend's event loop.
     def submit(self, job: Job) -> None:
         assert self._store is not None, "WorkerThread.start() was not called"
-        future = asyncio.run_coroutine_threadsafe(job(self._store), self._loop)
+        future = self._loop.submit(job(self._store))
         with self._jobs_lock:
             self._jobs.add(future)
         future.add_done_callback(self._forget)
@@ -71,7 +70,5 @@ class WorkerThread:
     def stop(self) -> None:
         self.cancel_all()
         if self._store is not None:
-            asyncio.run_coroutine_threadsafe(self._store.redis.aclose(), self._loop).result(_CANCEL_TIMEOUT_S)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(_CANCEL_TIMEOUT_S)
-        self._loop.close()
+            self._loop.run(self._store.redis.aclose(), _CANCEL_TIMEOUT_S, what="closing the worker's Redis client")
+        self._loop.stop(_CANCEL_TIMEOUT_S)

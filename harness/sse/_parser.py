@@ -25,13 +25,12 @@ transcript needs heartbeats and a diagnosis needs to name a frame that was silen
 
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
-_LINE_END: Final = re.compile(r"\r\n|\r|\n")
-_BOM: Final = "\ufeff"
+_LINE_END_BYTES: Final = re.compile(rb"\r\n|\r|\n")
+_BOM: Final = b"\xef\xbb\xbf"  # U+FEFF in UTF-8
 _DEFAULT_TYPE: Final = "message"
 
 
@@ -84,6 +83,45 @@ class SSEUnterminated:
 SSEObservation: TypeAlias = SSEEvent | SSEComment | SSERetry | SSEDataless | SSEUnterminated
 
 
+class SSELineSplitter:
+    """The stream's line rule, on bytes: a line ends at CRLF, LF or CR, also when a CRLF is split
+    across chunks. Yields each complete line with the offset in its chunk just after its line end,
+    so a consumer can cut the byte stream exactly where a line (or an event) ends.
+
+    On bytes rather than text because CR and LF are ASCII and never occur inside a UTF-8 sequence,
+    so splitting first and decoding each line is the same as decoding first; and offsets stay bytes.
+    """
+
+    def __init__(self) -> None:
+        self._pending = bytearray()  # bytes after the last line end: a line still being received
+        self._skip_leading_lf = False  # the previous chunk ended with CR: an LF now completes a CRLF
+
+    @property
+    def pending(self) -> bytes:
+        return bytes(self._pending)
+
+    def feed(self, chunk: bytes) -> list[tuple[bytes, int]]:
+        """The lines `chunk` completes, each as (line without its end, offset in `chunk` after the end)."""
+        if not chunk:
+            return []
+        start = 0
+        if self._skip_leading_lf:
+            self._skip_leading_lf = False
+            if chunk.startswith(b"\n"):
+                start = 1
+        lines: list[tuple[bytes, int]] = []
+        for match in _LINE_END_BYTES.finditer(chunk, start):
+            self._pending += chunk[start : match.start()]
+            start = match.end()
+            lines.append((bytes(self._pending), start))
+            self._pending.clear()
+            if match.group() == b"\r" and start == len(chunk):
+                # A CR at the very end may be the first half of a CRLF split across chunks.
+                self._skip_leading_lf = True
+        self._pending += chunk[start:]
+        return lines
+
+
 class SSEDecoder:
     """Feed bytes as they arrive; get back what a browser would dispatch, plus non-dispatching observations.
 
@@ -91,11 +129,8 @@ class SSEDecoder:
     """
 
     def __init__(self) -> None:
-        # errors="replace" is what the WHATWG "UTF-8 decode" does with invalid sequences.
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._lines = SSELineSplitter()
         self._bom_checked = False
-        self._pending = ""  # text after the last line end: a line still being received
-        self._skip_leading_lf = False  # the previous chunk ended with CR: an LF now completes a CRLF
         self._data: list[str] = []
         self._event_type = ""
         self._last_event_id = ""
@@ -108,54 +143,42 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEObservation]:
         """Parse `chunk` (any size, cut anywhere) and return the observations it completes, in order."""
+        return [observation for _, observation in self.feed_with_offsets(chunk)]
+
+    def feed_with_offsets(self, chunk: bytes) -> list[tuple[int, SSEObservation]]:
+        """Like `feed`, each observation with the offset in `chunk` just after the line that completed it
+        (the fault proxy cuts a stream right after the n-th dispatched event with it)."""
         if self._closed:
             raise ValueError("SSEDecoder.feed() called after close()")
-        return self._parse_text(self._decoder.decode(chunk, final=False))
+        observations: list[tuple[int, SSEObservation]] = []
+        for line, end in self._lines.feed(chunk):
+            completed: list[SSEObservation] = []
+            self._process_line(self._decode(line), completed)
+            observations += [(end, observation) for observation in completed]
+        return observations
 
     def close(self) -> list[SSEObservation]:
-        """End of stream: flush the UTF-8 decoder and discard an unterminated event.
+        """End of stream: discard an unterminated event.
 
-        Returns the observations of lines completed by the flush (none in practice) followed by an
-        `SSEUnterminated` when something was left over that a browser throws away.
+        Returns an `SSEUnterminated` when something was left over that a browser throws away.
         """
         if self._closed:
             return []
-        observations = self._parse_text(self._decoder.decode(b"", final=True))
         self._closed = True
-        parts = [*self._data, self._pending] if self._pending else list(self._data)
-        if parts or self._block_has_content:
-            observations.append(SSEUnterminated(text="\n".join(parts), type=self._event_type))
-        self._pending = ""
+        pending = self._decode(self._lines.pending)
+        parts = [*self._data, pending] if pending else list(self._data)
         self._data = []
-        return observations
+        if parts or self._block_has_content:
+            return [SSEUnterminated(text="\n".join(parts), type=self._event_type)]
+        return []
 
-    def _parse_text(self, text: str) -> list[SSEObservation]:
-        if not text:
-            return []
+    def _decode(self, line: bytes) -> str:
         if not self._bom_checked:
-            # Only the very first character of the stream can be the BOM that is stripped.
+            # Only the very first bytes of the stream can be the BOM that is stripped.
             self._bom_checked = True
-            if text.startswith(_BOM):
-                text = text[1:]
-        if self._skip_leading_lf and text:
-            self._skip_leading_lf = False
-            if text.startswith("\n"):
-                text = text[1:]
-        observations: list[SSEObservation] = []
-        buffer = self._pending + text
-        # The pending part holds no line end, so searching can start where the new text begins:
-        # keeps byte-at-a-time feeding of a long line linear instead of quadratic.
-        search_from = len(self._pending)
-        start = 0
-        while (match := _LINE_END.search(buffer, search_from)) is not None:
-            line = buffer[start : match.start()]
-            start = search_from = match.end()
-            if match.group() == "\r" and match.end() == len(buffer):
-                # A CR at the very end may be the first half of a CRLF split across chunks.
-                self._skip_leading_lf = True
-            self._process_line(line, observations)
-        self._pending = buffer[start:]
-        return observations
+            line = line.removeprefix(_BOM)
+        # errors="replace" is what the WHATWG "UTF-8 decode" does with invalid sequences.
+        return line.decode("utf-8", errors="replace")
 
     def _process_line(self, line: str, out: list[SSEObservation]) -> None:
         if line == "":

@@ -1,5 +1,6 @@
 """Redis for the app under test: one fakeredis server, or one database of a real Redis, per xdist worker."""
 
+from harness.redaction import redact_url
 from harness.state._redis import (
     FakeRedisProvider,
     RealRedisProvider,
@@ -14,4 +15,5 @@ __all__ = [
     "RedisProvider",
     "RedisUnavailable",
     "make_provider",
+    "redact_url",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterator
@@ -65,6 +66,12 @@ class ApiBackend:
     generator: ScriptedGenerator
     polls: PollCounter
     redis: RedisUnderTest
+    loops: list[asyncio.AbstractEventLoop]
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The server's event loop (of its latest start), e.g. to run a probe coroutine on it."""
+        return self.loops[-1]
 
     @property
     def store(self) -> TaskStore:
@@ -153,8 +160,10 @@ def start_backend(
     """`app_parts` go to `create_app` as they are (`handlers=`, `event_source=`, `store_factory=`)."""
     generator = ScriptedGenerator()
     polls = PollCounter()
+    loops: list[asyncio.AbstractEventLoop] = []
 
     def redis_factory() -> AsyncRedis:
+        loops.append(asyncio.get_running_loop())  # called by the lifespan, on the server's loop
         inner = redis_under_test.async_client()
         wrapped = InstrumentedRedis(
             inner, key_prefix=settings.key_prefix, polls=polls, draft_write_delay=draft_write_delay
@@ -164,4 +173,4 @@ def start_backend(
     app = create_app(settings, generator=generator, redis_factory=redis_factory, runner=runner, **app_parts)
     server = LiveServer(app, timeout_graceful_shutdown=1.0).start()
     client = httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT)
-    return ApiBackend(app, server, client, settings, generator, polls, redis_under_test)
+    return ApiBackend(app, server, client, settings, generator, polls, redis_under_test, loops)

@@ -26,8 +26,8 @@ HOSTILE_BODIES: Final[dict[str, bytes]] = {
     "many-points": json.dumps(_VALID | {"key_points": ["p"] * 10000}).encode(),
     "bad-utf8": b'{"topic": "\xff\xfe", "audience": "x"}',
 }
-# The 10 MB of keys, scaled down to 2 MB: over the limit, refused unread.
-OVERSIZED: Final = json.dumps({f"key{n}": n for n in range(120_000)}).encode()
+# The 10 MB body of keys: over the limit, refused unread.
+OVERSIZED: Final = json.dumps({f"key{n}": n for n in range(560_000)}).encode()
 
 
 def main(url: str, seconds: float, path: str) -> int:

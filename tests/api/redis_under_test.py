@@ -8,6 +8,7 @@ import pytest
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
+from harness.redaction import redact_url
 from harness.state import FakeRedisProvider
 
 DEFAULT_REAL_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
@@ -90,7 +91,7 @@ def check_reachable(url: str) -> str | None:
     try:
         client.ping()
     except redis.RedisError as exc:
-        return f"no Redis server answers at {url} within {REACHABLE_WITHIN_S} s ({exc}); {START_REDIS_HINT}"
+        return f"no Redis server answers at {redact_url(url)} within {REACHABLE_WITHIN_S} s ({exc}); {START_REDIS_HINT}"
     finally:
         client.close()
     return None

@@ -6,11 +6,14 @@ corrupt records in Redis (before and during a stream), and settings refused at s
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +36,6 @@ from .test_http_errors import assert_json_error
 pytestmark = pytest.mark.timeout(60)
 
 HEALTH_WITHIN_S = 0.100
-ATTACKERS = 1
 
 
 def _chunks(total: int, size: int = 8192) -> Iterator[bytes]:
@@ -99,20 +101,26 @@ def test_a_body_within_the_limit_is_still_served(backend: ApiBackend) -> None:
     assert run.request.topic == "Within the limit"
 
 
-def test_a_422_lists_each_problem_once_and_stays_small(backend: ApiBackend) -> None:
-    """Thousands of unknown keys give one `unknown fields` entry, not one error (twice) per key.
+def test_a_422_lists_each_problem_once(backend: ApiBackend) -> None:
+    """fails if: unknown keys give one error each, or the problems are listed twice (detail and list)."""
+    hostile = generate_body(topic="ab") | {"colour": "red", "size": 3, "weight": None}
+    body = assert_json_error(backend.client.post(generate_path(DEFAULT_CAMPAIGN), json=hostile), 422)
+    errors = body["errors"]
+    assert errors == [
+        "topic: String should have at least 3 characters",
+        "unknown fields: colour, size, weight",
+    ], errors
+    assert not any(error in body["detail"] for error in errors), f"the detail repeats the errors: {body['detail']}"
+    assert "topic" in body["detail"], body["detail"]
 
-    fails if: errors are listed per key, twice (detail and list), or the answer grows with the body.
-    """
-    hostile = generate_body(topic="ab") | {f"k{n}": 0 for n in range(5000)}
+
+def test_thousands_of_unknown_keys_are_one_short_error(backend: ApiBackend) -> None:
+    """fails if: the answer grows with the body (the issue's 10 MB of keys gave a 66 MB 422)."""
+    hostile = generate_body() | {f"k{n}": 0 for n in range(5000)}
     response = backend.client.post(generate_path(DEFAULT_CAMPAIGN), json=hostile)
     body = assert_json_error(response, 422)
-    assert len(response.content) < 4096, f"a {len(response.content)}-byte 422"
-    errors = body["errors"]
-    assert len(errors) == len(set(errors)) == 2, errors
-    assert errors[0].startswith("topic:") and errors[1].startswith("unknown fields: k0, k1"), errors
-    assert "4990 more" in errors[1], errors
-    assert not any(error in body["detail"] for error in errors), f"the detail repeats the errors: {body['detail']}"
+    assert len(response.content) < 1024, f"a {len(response.content)}-byte 422"
+    assert body["errors"] == ["5000 unknown fields: k0, k1, k2, k3, k4, k5, k6, k7, k8, k9 and more"], body
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_BODIES))
@@ -125,22 +133,43 @@ def test_hostile_bodies_get_a_json_4xx(backend: ApiBackend, name: str) -> None:
     assert_json_error(response, response.status_code)
 
 
+async def _worst_loop_stall(stop: threading.Event) -> float:
+    """The most CPU time the loop's thread spent between two 5 ms ticks (a blocking callback).
+
+    CPU time, not wall time: what it measures is a request holding the loop, and a shared machine
+    taking the CPU away from the whole process does not count as one.
+    """
+    worst = 0.0
+    last = time.thread_time()
+    while not stop.is_set():
+        await asyncio.sleep(0.005)
+        now = time.thread_time()
+        worst, last = max(worst, now - last), now
+    return worst
+
+
 def test_health_answers_within_100_ms_while_hostile_bodies_are_handled(backend: ApiBackend) -> None:
     """The event loop is never stalled for other clients by one request's body.
 
-    Two attacker processes post every hostile body (and a 2 MB one) in a loop for 3 s while this
-    test probes `/health`. fails if: parsing, validating or reporting a body blocks the loop, e.g.
-    without the size limit (`max_body_bytes` of 16 MiB, tried: /health took up to 1.2 s).
+    An attacker process posts every hostile body (and a 10 MB one) in a loop for 3 s while this test
+    probes `/health` and watches the server's loop. Asserted: every probe answered; no callback held
+    the loop for 100 ms of CPU; half of the probes answered within 100 ms of wall time and the worst
+    is reported (wall time alone would fail on a busy shared machine for reasons not the server's).
+    fails if: parsing, validating or reporting a body blocks the loop, e.g. without the size limit
+    (`max_body_bytes` of 16 MiB, tried: parsing the 10 MB body held the loop for 0.7-0.8 s of CPU).
     """
     attack_s = 3.0
+    # As `python -m drafts_api` does after start-up: the objects alive by then (here: all of pytest's)
+    # are left out of the cyclic GC, whose full passes over them otherwise pause the loop ~60-130 ms.
+    gc.freeze()
+    stop = threading.Event()
+    stall = asyncio.run_coroutine_threadsafe(_worst_loop_stall(stop), backend.loop)
     script = Path(__file__).with_name("hostile_client.py")
-    path = generate_path(DEFAULT_CAMPAIGN)
-    attackers = [
-        subprocess.Popen(
-            [sys.executable, str(script), backend.server.url, str(attack_s), path], stdout=subprocess.PIPE, text=True
-        )
-        for _ in range(ATTACKERS)
-    ]
+    attacker = subprocess.Popen(
+        [sys.executable, str(script), backend.server.url, str(attack_s), generate_path(DEFAULT_CAMPAIGN)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     latencies = []
     try:
         with httpx.Client(base_url=backend.server.url, timeout=2.0) as client:
@@ -152,15 +181,20 @@ def test_health_answers_within_100_ms_while_hostile_bodies_are_handled(backend: 
                 latencies.append(time.perf_counter() - started)
                 time.sleep(0.01)  # spacing between probes, not a wait for a condition
     finally:
-        outputs = [attacker.communicate(timeout=30)[0] for attacker in attackers]
-    handled = sum(int(out.strip() or 0) for out in outputs)
-    assert handled >= 20, f"only {handled} hostile requests were handled meanwhile: the probe proved nothing"
+        handled = int(attacker.communicate(timeout=30)[0].strip() or 0)
+        stop.set()
+        gc.unfreeze()
+    worst_stall = stall.result(timeout=5.0)
+    assert handled >= 14, f"only {handled} hostile requests were handled meanwhile: the probe proved nothing"
     latencies.sort()
-    worst = latencies[-1]
-    assert worst <= HEALTH_WITHIN_S, (
-        f"/health took up to {worst * 1000:.0f} ms (median {latencies[len(latencies) // 2] * 1000:.1f} ms)"
-        f" over {len(latencies)} probes while {handled} hostile bodies were handled"
+    median, worst = latencies[len(latencies) // 2], latencies[-1]
+    report = (
+        f"over {len(latencies)} probes while {handled} hostile bodies were handled: /health median"
+        f" {median * 1000:.1f} ms, worst {worst * 1000:.0f} ms; the loop was held for up to"
+        f" {worst_stall * 1000:.0f} ms of CPU"
     )
+    assert worst_stall <= HEALTH_WITHIN_S, report
+    assert median <= HEALTH_WITHIN_S, report
 
 
 def test_405_keeps_its_allow_header(backend: ApiBackend) -> None:

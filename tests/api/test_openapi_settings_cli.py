@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 import drafts_api
 from drafts_api.app import create_app
+from drafts_api.openapi import payload_schema
 from drafts_api.protocol import STREAM_EVENTS, generate_path, stream_path
 from drafts_api.settings import Settings
 
@@ -39,11 +40,35 @@ def test_openapi_describes_the_stream_and_every_event(openapi: dict[str, Any]) -
     operation = openapi["paths"][stream_path("{campaign_id}", "{task_id}")]["get"]
     ok = operation["responses"]["200"]
     assert list(ok["content"]) == ["text/event-stream"], ok["content"].keys()
-    documented = ok["content"]["text/event-stream"]["x-sse-events"]
-    assert documented == {name: model.model_json_schema() for name, model in STREAM_EVENTS.items()}
+    media = ok["content"]["text/event-stream"]
+    assert media["x-sse-events"] == {name: payload_schema(model) for name, model in STREAM_EVENTS.items()}
+    items = {item["properties"]["event"]["const"]: item for item in media["itemSchema"]["oneOf"]}
+    assert list(items) == list(STREAM_EVENTS), items.keys()
+    for name, model in STREAM_EVENTS.items():
+        assert items[name]["properties"]["data"]["contentSchema"] == payload_schema(model), name
+    refs = _refs(media)
+    assert refs and refs <= {f"#/components/schemas/{name}" for name in openapi["components"]["schemas"]}, refs
     missing = [name for name in STREAM_EVENTS if f"`{name}`" not in ok["description"]]
     assert not missing, f"the description does not name {missing}: {ok['description']!r}"
     assert operation["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return {node["$ref"]} if "$ref" in node else set().union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+def test_openapi_publishes_the_limits_as_enforced(openapi: dict[str, Any]) -> None:
+    """fails if: the text fields publish raw lengths while the API strips whitespace before checking them."""
+    fields = openapi["components"]["schemas"]["GenerateRequest"]["properties"]
+    for name in ("topic", "audience"):
+        assert "maxLength" not in fields[name] and "pattern" in fields[name], fields[name]
+    assert "pattern" in fields["key_points"]["items"], fields["key_points"]
+    responses = openapi["paths"][generate_path("{campaign_id}")]["post"]["responses"]
+    assert {"400", "413", "422", "503"} <= set(responses), responses.keys()
 
 
 def test_openapi_documents_the_error_bodies_actually_sent(openapi: dict[str, Any]) -> None:

@@ -4,15 +4,13 @@ Library: `find_browser(name)` returns a `BrowserChoice` (Playwright's own build 
 else, for Chromium only, a system Chromium with the flags this closed network needs) or raises
 `BrowserNotFound` with the exact command to run.
 
-CLI: `python -m harness.browsers ensure [--browser chromium]` installs what is missing (Playwright's
-download first, then Debian's `chromium` package when root) and prints one line naming the choice;
-`python -m harness.browsers show` only reports. Both exit 2, with the instruction, when no browser can
-be had.
+CLI: `python -m harness.browsers ensure [--browser chromium]` installs what is missing; it lives in
+`harness/browsers/__main__.py`, which only `python -m` runs, so the pytest plugin (which imports
+this module) never carries installers.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -49,10 +47,6 @@ PLAYWRIGHT_INSTALL_MARKER = "INSTALLATION_COMPLETE"
 
 # `playwright install --dry-run` answers in about 0.4 s; a driver that hangs must not hang pytest.
 DRY_RUN_TIMEOUT_S = 30.0
-# A real download of one browser takes well under a minute on GitHub's runners; offline it fails
-# in about 3 s (DNS error). The bound only matters for a network that drops packets silently.
-PLAYWRIGHT_INSTALL_TIMEOUT_S = 600.0
-APT_TIMEOUT_S = 1200.0
 VERSION_TIMEOUT_S = 10.0
 
 
@@ -218,92 +212,3 @@ def find_browser(browser_name: str = "chromium") -> BrowserChoice:
         f"no {browser_name} for the e2e suite: Playwright's build is not installed (missing: {looked_in}); "
         f"{install_instruction(browser_name)}"
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# ensure: install what is missing
-# ---------------------------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    """Progress on stderr, so that stdout carries only the one line naming the choice."""
-    print(f"harness.browsers: {message}", file=sys.stderr, flush=True)
-
-
-def first_error_line(output: str) -> str:
-    """The line of an installer's output that says what went wrong, without its stack trace."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    error_lines = [line for line in lines if line.startswith(("Error:", "E:", "error:"))]
-    if error_lines:
-        return error_lines[0]
-    return lines[-1] if lines else "no output"
-
-
-def try_playwright_install(browser_name: str) -> bool:
-    log(f"installing Playwright's {browser_name} (`playwright install {browser_name}`) ...")
-    result = run_bounded([sys.executable, "-m", "playwright", "install", browser_name], PLAYWRIGHT_INSTALL_TIMEOUT_S)
-    if result is None:
-        log(f"  gave up after {PLAYWRIGHT_INSTALL_TIMEOUT_S:.0f} s")
-        return False
-    if result.returncode != 0:
-        log(f"  failed (exit {result.returncode}): {first_error_line(result.stdout)}")
-        return False
-    return True
-
-
-def try_apt_install_chromium() -> bool:
-    if not running_as_root() or which("apt-get") is None:
-        return False
-    environment_prefix = ["env", "DEBIAN_FRONTEND=noninteractive"]
-    for command in (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
-    ):
-        log(f"running `{' '.join(command)}` ...")
-        # Not captured: apt's own progress is what a person waiting on a fresh machine wants to see.
-        result = run_bounded(environment_prefix + command, APT_TIMEOUT_S, capture=False)
-        if result is None or result.returncode != 0:
-            outcome = "timed out" if result is None else f"exit {result.returncode}"
-            log(f"  `{' '.join(command)}` failed ({outcome})")
-            return False
-    return True
-
-
-def summary_line(choice: BrowserChoice) -> str:
-    arguments = f" [args: {' '.join(choice.launch_args)}]" if choice.launch_args else ""
-    return f"browser {choice.name}: {choice.description}{arguments}"
-
-
-def ensure(browser_name: str) -> int:
-    """Find a browser, installing one when there is none: Playwright's download, then apt (Chromium)."""
-    try:
-        find_browser(browser_name)
-    except BrowserNotFound:
-        log(f"no usable {browser_name} yet")
-        if not try_playwright_install(browser_name) and browser_name == "chromium":
-            try_apt_install_chromium()
-    return show(browser_name)
-
-
-def show(browser_name: str) -> int:
-    try:
-        choice = find_browser(browser_name)
-    except BrowserNotFound as missing:
-        log(str(missing))
-        return 2
-    print(summary_line(choice), flush=True)
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.browsers", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "command", choices=("ensure", "show"), help="ensure: install what is missing; show: only report"
-    )
-    parser.add_argument("--browser", default="chromium", choices=PLAYWRIGHT_BROWSERS)
-    arguments = parser.parse_args(argv)
-    return ensure(arguments.browser) if arguments.command == "ensure" else show(arguments.browser)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
