@@ -43,7 +43,7 @@ SOAK_RUNS ?= 10
 SOAK_BUSY ?=
 SOAK_ARGS ?=
 
-.PHONY: help venv check e2e e2e-production-shape durations test test-redis serve mutants bench soak lint-workflows clean
+.PHONY: help venv check e2e e2e-production-shape durations test test-redis serve mutants bench soak lint-workflows timeline-screenshot clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -165,6 +165,11 @@ soak: $(BROWSER_READY) ## the e2e suite SOAK_RUNS times under -n WORKERS; a tabl
 lint-workflows: $(INSTALLED) ## actionlint over .github/workflows
 	$(BIN)/actionlint -shellcheck='$(wildcard $(BIN)/shellcheck)' -pyflakes= .github/workflows/*.yml
 	@echo "make lint-workflows: no problems in $$(ls .github/workflows/*.yml | tr '\n' ' ')"
+
+# The README's picture of the production bug: the scenario run against the client as it shipped, its
+# timeline rendered in headless Chromium (python -m harness.report screenshot).
+timeline-screenshot: $(BROWSER_READY) ## re-make docs/timeline-production-bug.png (the README's screenshot)
+	$(BIN)/python -m harness.report screenshot docs/timeline-production-bug.png
 
 clean: ## remove the venv and test output (the browser stays where it was installed)
 	rm -rf $(VENV) test-results .soak .pytest_cache .mypy_cache .ruff_cache

@@ -13,14 +13,13 @@ test fails), so an empty selection overall still closes the gate.
 
 `merge` merges the shards' JUnit files with junitparser (each suite renamed after its file, so a
 failure names its shard), prints the totals and exits 1 if a file is unreadable, a test failed or
-errored, or there is no test at all. With `--report-dir`, it also runs the run report's merge
-(`python -m harness.report merge DIR...`) when that module exists, and says so when it does not.
+errored, or there is no test at all. With `--report-dir`, it also merges the shards' run reports into
+`report.html` beside the merged JUnit file (`python -m harness.report merge DIR... -o ...`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -130,16 +129,13 @@ def merge_junit(inputs: Sequence[Path], output: Path) -> Totals:
     )
 
 
-def merge_reports(report_dirs: Sequence[Path]) -> int:
-    """The run report's own merge (branch `report`), when this checkout has it."""
-    if importlib.util.find_spec(REPORT_MODULE) is None:
-        print(f"shards: {REPORT_MODULE} is not in this checkout: run reports not merged", flush=True)
-        return 0
+def merge_reports(report_dirs: Sequence[Path], out: Path) -> int:
+    """The run report over every shard's output (`python -m harness.report merge DIR... -o OUT`)."""
     existing = [str(d) for d in report_dirs if d.is_dir()]
     if not existing:
         print(f"shards: no run report directory among {[str(d) for d in report_dirs]}: nothing to merge", flush=True)
-        return 0
-    return subprocess.call([sys.executable, "-m", REPORT_MODULE, "merge", *existing])
+        return 1
+    return subprocess.call([sys.executable, "-m", REPORT_MODULE, "merge", *existing, "-o", str(out)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -173,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"shards: {exc}", file=sys.stderr)
         return 1
     print(f"shards: merged into {args.output}: {totals.line()}", flush=True)
-    report_status = merge_reports(args.report_dir) if args.report_dir else 0
+    report_status = merge_reports(args.report_dir, args.output.with_name("report.html")) if args.report_dir else 0
     if totals.tests == 0:
         print("shards: the shards ran no test at all: the gate cannot pass on nothing", file=sys.stderr)
         return 1

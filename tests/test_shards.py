@@ -9,7 +9,6 @@ as a failure, a merge that drops a file or a failure, a merge that passes on zer
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -227,17 +226,17 @@ def test_a_merge_with_no_test_or_no_file_or_a_bad_file_fails(tmp_path: Path) -> 
     assert unreadable.returncode == 1 and "bad.xml is not a JUnit XML file" in unreadable.stderr, unreadable.stderr
 
 
-def test_the_merge_says_whether_it_merged_the_run_reports(tmp_path: Path) -> None:
+def test_the_merge_also_merges_the_shards_run_reports(tmp_path: Path) -> None:
+    """Fails if: the gate's merge leaves the run reports unmerged, or a missing report folder passes."""
     junit = junit_file(tmp_path / "one.xml", {"test_a": "passed"})
     (tmp_path / "report").mkdir()
 
     result = merge("--output", tmp_path / "merged.xml", "--report-dir", tmp_path / "report", junit)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "report.html").is_file(), result.stdout + result.stderr
 
-    if importlib.util.find_spec("harness.report") is None:
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "harness.report is not in this checkout: run reports not merged" in result.stdout, result.stdout
-    else:
-        assert "run reports not merged" not in result.stdout, result.stdout
+    missing = merge("--output", tmp_path / "merged.xml", "--report-dir", tmp_path / "absent", junit)
+    assert missing.returncode == 1 and "nothing to merge" in missing.stdout, missing.stdout
 
 
 def test_the_shard_target_runs_pytest_split_by_the_committed_durations() -> None:

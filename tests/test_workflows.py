@@ -261,7 +261,7 @@ def test_gate_merges_every_jobs_junit_and_the_run_reports() -> None:
     ]
     run_steps = " ".join(step.get("run", "") for step in gate["steps"])
 
-    assert {"junit-*", "run-report-*"} <= set(downloads), downloads
+    assert {"junit-*", "sse-report-*"} <= set(downloads), downloads
     assert "scripts/shards.py merge" in run_steps and "--report-dir" in run_steps, run_steps
 
 
@@ -307,3 +307,52 @@ def test_staging_gate_takes_backend_url_by_hand_and_from_other_workflows() -> No
         assert backend_url["required"] is True and backend_url["type"] == "string", (trigger, backend_url)
     run_steps = " ".join(step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"])
     assert "--backend-url=$BACKEND_URL" in run_steps, run_steps
+
+
+# ---------------------------------------------------------------------------------------------
+# The run report and the SSE timelines (issue 15)
+# ---------------------------------------------------------------------------------------------
+
+REPORT_PATHS = ("test-results/**/report.html", "test-results/**/timeline.html")
+
+
+def report_problems(workflow: dict[str, Any]) -> list[str]:
+    """Every job that runs the suite uploads the run report and the timelines whatever the outcome,
+    and writes a job summary from them that links that upload."""
+    problems = []
+    for name, job in workflow["jobs"].items():
+        steps = job.get("steps", [])
+        runs_suite = any(re.search(r"\bmake (e2e|test)\b", step.get("run", "")) for step in steps)
+        if not runs_suite:
+            continue
+        uploads = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+        report = [s for s in uploads if all(p in str(s.get("with", {}).get("path", "")) for p in REPORT_PATHS)]
+        if not report or report[0].get("if") != "success() || failure()" or not report[0].get("id"):
+            problems.append(f"{name}: no upload (with an id, if: success() || failure()) of {REPORT_PATHS}")
+            continue
+        output = f"steps.{report[0]['id']}.outputs.artifact-url"
+        summaries = [
+            s for s in steps
+            if "GITHUB_STEP_SUMMARY" in s.get("run", "") and "harness.report summary" in s.get("run", "")
+            and output in str(s.get("env", {})) and s.get("if") == "success() || failure()"
+        ]  # fmt: skip
+        if not summaries:
+            problems.append(f"{name}: no job summary from `python -m harness.report summary` linking {output}")
+    return problems
+
+
+def test_every_suite_job_uploads_the_report_and_timelines_and_summarises_them() -> None:
+    for path in WORKFLOW_FILES:
+        assert report_problems(load_workflow(path)) == [], path.name
+
+
+def test_report_policy_catches_a_failure_only_upload_and_a_missing_summary() -> None:
+    workflow = load_workflow(WORKFLOWS / "e2e.yml")
+    e2e_steps = workflow["jobs"]["e2e"]["steps"]
+    next(s for s in e2e_steps if s.get("id") == "sse-report")["if"] = "failure()"
+    full_steps = workflow["jobs"]["full"]["steps"]
+    full_steps.remove(next(s for s in full_steps if "GITHUB_STEP_SUMMARY" in s.get("run", "")))
+
+    problems = report_problems(workflow)
+
+    assert len(problems) == 2, problems

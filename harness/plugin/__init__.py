@@ -37,6 +37,7 @@ __all__ = [
 
 _FIXTURES_PLUGIN_NAME = "harness.plugin._fixtures"
 _HEADER_PLUGIN_NAME = "harness.plugin._header"
+_REPORT_PLUGIN_NAME = "harness.plugin._report"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,6 +63,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(fixtures, _FIXTURES_PLUGIN_NAME)
     if not config.pluginmanager.has_plugin(_HEADER_PLUGIN_NAME):
         config.pluginmanager.register(header, _HEADER_PLUGIN_NAME)
+    if not config.pluginmanager.has_plugin(_REPORT_PLUGIN_NAME):
+        from harness.plugin import _report  # the timeline and the run report (hooks of their own)
+
+        config.pluginmanager.register(_report, _REPORT_PLUGIN_NAME)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

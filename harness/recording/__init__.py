@@ -9,6 +9,10 @@ from harness.recording._page import (
     build_eventsource_log,
     read_page_messages,
 )
+from harness.recording._page_text import (
+    PageText,
+    PageTextRecorder,
+)
 from harness.recording._wire import (
     WireLog,
     WireRecorder,
@@ -18,6 +22,8 @@ __all__ = [
     "EventSourceRecorder",
     "EvidenceCollector",
     "PageObserver",
+    "PageText",
+    "PageTextRecorder",
     "WireLog",
     "WireRecorder",
     "build_eventsource_log",

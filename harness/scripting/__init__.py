@@ -14,7 +14,10 @@ from harness.scripting._scripted import (
     ScriptedGenerator,
     ScriptedRun,
     Step,
+    StepObserver,
+    StepRecord,
     Succeed,
+    describe_step,
 )
 from harness.scripting._task_state import GenerationReleased, ScriptedCrash, TaskStateRun, TaskStateScripter
 
@@ -33,7 +36,10 @@ __all__ = [
     "ScriptedGenerator",
     "ScriptedRun",
     "Step",
+    "StepObserver",
+    "StepRecord",
     "Succeed",
     "TaskStateRun",
     "TaskStateScripter",
+    "describe_step",
 ]

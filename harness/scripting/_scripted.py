@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from drafts_api.generation import DraftContent, GenerationFailed, ProgressCallback
@@ -67,6 +69,44 @@ class Crash:
 Step = Progress | Hold | Succeed | Fail | Crash
 
 
+def describe_step(step: Step | None) -> str:
+    """`progress 'Analyzing...'`, `succeed`, `release`: a step as the timeline and the trace name it."""
+    match step:
+        case None:
+            return "release"
+        case Progress(message):
+            return f"progress {message!r}"
+        case Fail(message):
+            return f"fail {message!r}"
+        case Crash(text):
+            return f"crash {text!r}"
+        case Succeed(title, _):
+            return f"succeed (title {title!r})" if title is not None else "succeed"
+        case Hold():
+            return "hold"
+    return repr(step)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One scripted step and when it happened (wall-clock seconds, the evidence's clock).
+
+    `t_end` is None while the step is being applied; `error` says why it was not.
+    `by` is "test" for a step the test sent, "autoplay" for one the run played by itself.
+    """
+
+    run: int
+    step: str
+    t_start: float
+    t_end: float | None = None
+    error: str = ""
+    by: str = "test"
+
+
+StepObserver = Callable[[StepRecord], None]
+"""Called on the test thread when a step starts (`t_end` None) and when it has been applied."""
+
+
 @dataclass
 class _Command:
     step: Step | None  # None: release a Hold
@@ -84,6 +124,8 @@ class ScriptedRun:
         self._commands: asyncio.Queue[_Command] = asyncio.Queue()
         self._finished = threading.Event()
         self.steps_applied: list[Step] = []
+        self.history: list[StepRecord] = []  # appended on the test thread, or the loop for autoplay
+        self._observers: tuple[StepObserver, ...] = ()
 
     @property
     def request_body(self) -> dict[str, Any]:
@@ -125,6 +167,24 @@ class ScriptedRun:
         return self._finished.is_set()
 
     def _send(self, step: Step | None, timeout: float) -> None:
+        record = StepRecord(self.index, describe_step(step), time.time())
+        self._notify(record)
+        try:
+            self._send_unrecorded(step, timeout)
+        except BaseException as exc:
+            self._finish_record(replace(record, t_end=time.time(), error=str(exc)))
+            raise
+        self._finish_record(replace(record, t_end=time.time()))
+
+    def _finish_record(self, record: StepRecord) -> None:
+        self.history.append(record)
+        self._notify(record)
+
+    def _notify(self, record: StepRecord) -> None:
+        for observer in self._observers:
+            observer(record)
+
+    def _send_unrecorded(self, step: Step | None, timeout: float) -> None:
         if self._finished.is_set():
             raise ScriptedGenerationError(
                 f"generation #{self.index} already ended (after {self.steps_applied!r}); cannot apply {step!r}"
@@ -150,8 +210,12 @@ class ScriptedRun:
         try:
             pending = [_Command(step) for step in opening]
             while True:
+                autoplayed = bool(pending)
                 command = pending.pop(0) if pending else await self._commands.get()
                 step = command.step
+                if autoplayed:
+                    # Not the test thread: recorded without observers (they may call Playwright).
+                    self.history.append(StepRecord(self.index, describe_step(step), time.time(), by="autoplay"))
                 if step is None:
                     command.error = ScriptedGenerationError("release() sent while not held")
                     command.applied.set()
@@ -215,23 +279,55 @@ class ScriptedGenerator:
         self._lock = threading.Lock()
         self._runs: list[ScriptedRun] = []
         self._opening: tuple[Step, ...] = ()
+        self._observers: tuple[StepObserver, ...] = ()
+        self._taken: list[StepRecord] = []  # `next_run` returns, on the test thread
 
     async def generate(self, request: GenerateRequest, report_progress: ProgressCallback) -> DraftContent:
         with self._lock:
             run = ScriptedRun(request, asyncio.get_running_loop(), index=len(self._runs) + 1)
+            run._observers = self._observers
             self._runs.append(run)
             opening = self._opening
         self._started.put(run)
         return await run._play(report_progress, opening)
 
+    def observe(self, observer: StepObserver) -> Callable[[], None]:
+        """Call `observer` around every step the test sends (and `next_run`); returns the undo."""
+        with self._lock:
+            self._observers = (*self._observers, observer)
+            for run in self._runs:
+                run._observers = self._observers
+
+        def remove() -> None:
+            with self._lock:
+                self._observers = tuple(o for o in self._observers if o is not observer)
+                for run in self._runs:
+                    run._observers = self._observers
+
+        return remove
+
+    def history(self) -> list[StepRecord]:
+        """Every step of this test's generations so far, and each `next_run`, in time order."""
+        with self._lock:
+            records = [*self._taken, *(record for run in self._runs for record in run.history)]
+        return sorted(records, key=lambda record: record.t_start)
+
     def next_run(self, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> ScriptedRun:
+        t_start = time.time()
         try:
-            return self._started.get(timeout=timeout)
+            run = self._started.get(timeout=timeout)
         except queue.Empty:
             raise ScriptedGenerationError(
                 f"no generation started within {timeout} s: did the page POST the generation request? "
                 f"(generations started so far in this test: {len(self.runs)})"
             ) from None
+        record = StepRecord(run.index, "generation started (next_run)", t_start, time.time())
+        with self._lock:
+            self._taken.append(record)
+            observers = self._observers
+        for observer in observers:
+            observer(record)
+        return run
 
     def autoplay(self, *steps: Step) -> None:
         """Steps every upcoming generation plays by itself before waiting for the test."""
@@ -247,6 +343,7 @@ class ScriptedGenerator:
         """Forget the previous test's runs (the harness cancels their tasks separately)."""
         with self._lock:
             self._runs.clear()
+            self._taken.clear()
             self._opening = ()
         while True:
             try:
