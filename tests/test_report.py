@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import harness.report
+from harness.diagnosis import diagnose, write_report
 from harness.evidence import (
     Evidence,
     PageClose,
@@ -45,7 +46,7 @@ T = 1_800_000_000.0  # any wall-clock time
 
 def _sample_folder(tmp_path: Path, name: str) -> Path:
     evidence = Evidence.from_json(json.loads((SAMPLES / name).read_text()))
-    return evidence.write(tmp_path / name.removesuffix(".json"))
+    return write_report(evidence, diagnose(evidence), tmp_path / name.removesuffix(".json"))
 
 
 def _stream(stream_id: int, frames: list[WireFrame], *, opened: float = T, closed: float | None = None) -> WireStream:
