@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from harness.servers import LiveServer, LiveServerError
-from harness.servers._loop import BackgroundLoop, BackgroundLoopError
+from harness.servers import BackgroundLoop, BackgroundLoopError, LiveServer, LiveServerError
 from harness.waiting import Watched
 
 WAIT_S = 3.0

@@ -97,7 +97,7 @@ def test_production_bug_timeline_heads_with_the_diagnosis_and_marks_every_undeli
 
 
 def test_every_sample_renders_within_the_size_bound(tmp_path: Path) -> None:
-    for sample in sorted(SAMPLES.glob("*.json")):
+    for sample in sorted(s for s in SAMPLES.glob("*.json") if s.name != "index.json"):
         folder = _sample_folder(tmp_path, sample.name)
         assert write_timeline(folder).stat().st_size < SIZE_BOUND, sample.name
 

@@ -18,6 +18,8 @@ import pytest
 import yaml
 from junitparser import JUnitXml
 
+from harness.report import ResultEntry, record_result
+
 REPO = Path(__file__).resolve().parent.parent
 SHARDS_SCRIPT = REPO / "scripts" / "shards.py"
 DURATIONS = REPO / ".test_durations"
@@ -229,7 +231,7 @@ def test_a_merge_with_no_test_or_no_file_or_a_bad_file_fails(tmp_path: Path) -> 
 def test_the_merge_also_merges_the_shards_run_reports(tmp_path: Path) -> None:
     """Fails if: the gate's merge leaves the run reports unmerged, or a missing report folder passes."""
     junit = junit_file(tmp_path / "one.xml", {"test_a": "passed"})
-    (tmp_path / "report").mkdir()
+    record_result(tmp_path / "report", ResultEntry("e2e/t.py::test_a", "passed", "call", 0.5, worker="gw0"))
 
     result = merge("--output", tmp_path / "merged.xml", "--report-dir", tmp_path / "report", junit)
     assert result.returncode == 0, result.stdout + result.stderr

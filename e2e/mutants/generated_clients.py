@@ -153,10 +153,9 @@ def page_equivalents() -> tuple[PageMutant, ...]:
                 "equivalent",
                 "redirects to the editor 1.5 s after success.",
                 (
-                    "onSuccess: (draftId) => location.assign(",
-                    "onSuccess: (draftId) => setTimeout(() => location.assign(",
+                    "if (config.redirectDelayMs > 0) setTimeout(() => navigate(target), config.redirectDelayMs);",
+                    "if (true) setTimeout(() => navigate(target), 1500);",
                 ),
-                ("/edit`),\n", "/edit`), 1500),\n"),
             )
         ),
     )
@@ -190,14 +189,18 @@ def page_mutants() -> tuple[PageMutant, ...]:
             _mutant(
                 "page_wrong_editor_route",
                 "page: wrong editor route",
-                "sends the page to /dashboard/draft/{id}/edit after success.",
-                ("location.assign(`/dashboard/drafts/", "location.assign(`/dashboard/draft/"),
+                "sends the page to .../view instead of the editor route after success.",
+                (
+                    "const target = fill(config.routes.editorPage, { campaign_id: campaignId, draft_id: draftId });",
+                    "const target = fill(config.routes.editorPage, { campaign_id: campaignId, draft_id: draftId })"
+                    '.replace(/\\/edit$/, "/view");',
+                ),
             ),
             _mutant(
                 "page_editor_body_empty",
                 "page: editor field left empty",
                 "leaves the editor's Body empty.",
-                ("  body.value = draft.body;", '  body.value = "";'),
+                ("  body.value = text;", '  body.value = "";'),
             ),
         )
     )

@@ -14,6 +14,8 @@ from collections.abc import Generator
 
 import pytest
 
+from harness.contract import ContractSpecError, load_contract
+from harness.plugin import _browser as browser_fixtures
 from harness.plugin import _fixtures as fixtures
 from harness.plugin import _header as header
 from harness.plugin._fixtures import (
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 _FIXTURES_PLUGIN_NAME = "harness.plugin._fixtures"
+_BROWSER_PLUGIN_NAME = "harness.plugin._browser"
 _HEADER_PLUGIN_NAME = "harness.plugin._header"
 _REPORT_PLUGIN_NAME = "harness.plugin._report"
 
@@ -61,12 +64,30 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not config.pluginmanager.has_plugin(_FIXTURES_PLUGIN_NAME):
         config.pluginmanager.register(fixtures, _FIXTURES_PLUGIN_NAME)
+    if not config.pluginmanager.has_plugin(_BROWSER_PLUGIN_NAME):
+        config.pluginmanager.register(browser_fixtures, _BROWSER_PLUGIN_NAME)
     if not config.pluginmanager.has_plugin(_HEADER_PLUGIN_NAME):
         config.pluginmanager.register(header, _HEADER_PLUGIN_NAME)
     if not config.pluginmanager.has_plugin(_REPORT_PLUGIN_NAME):
         from harness.plugin import _report  # the timeline and the run report (hooks of their own)
 
         config.pluginmanager.register(_report, _REPORT_PLUGIN_NAME)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The contract's `known_findings` become strict expected failures, with the reason."""
+    spec = GateOptions.from_config(config).contract
+    if not spec:
+        return
+    try:
+        contract = load_contract(spec)
+    except ContractSpecError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    for item in items:
+        name = getattr(item, "originalname", None) or item.name
+        reason = contract.known_findings.get(name)
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(reason=f"known finding of {contract.name}: {reason}", strict=True))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -12,9 +12,12 @@ from harness.servers._backend import (
 )
 from harness.servers._frontend import STUB_FRONTEND_DIR, FrontendConfig, frontend_app, origin_of
 from harness.servers._live_server import LiveServer, LiveServerError
+from harness.servers._loop import BackgroundLoop, BackgroundLoopError
 from harness.servers._worker import WorkerThread
 
 __all__ = [
+    "BackgroundLoop",
+    "BackgroundLoopError",
     "STUB_FRONTEND_DIR",
     "BackendParts",
     "BackendSpecError",
