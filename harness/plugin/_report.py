@@ -9,7 +9,6 @@ sets up `gate_evidence`.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,10 @@ if TYPE_CHECKING:
 
 _RECORDING: pytest.StashKey[TestRecording] = pytest.StashKey()
 # Per session, by browser context (weak: a closed context's recorder goes with it).
-_TEXT_RECORDERS: pytest.StashKey[weakref.WeakKeyDictionary[Any, PageTextRecorder]] = pytest.StashKey()
+# Keyed by the context itself, dropped when it closes: Playwright's sync wrapper objects are not
+# guaranteed to stay alive while the context does, so a weak key could vanish under a live context and
+# the next test would install a second recorder ("binding already registered").
+_TEXT_RECORDERS: pytest.StashKey[dict[Any, PageTextRecorder]] = pytest.StashKey()
 _REPORT_PATH: pytest.StashKey[Path] = pytest.StashKey()
 
 
@@ -54,7 +56,7 @@ def pytest_fixture_setup(
         from harness.recording import EvidenceCollector
 
         if isinstance(result, EvidenceCollector):
-            recorders = request.config.stash.setdefault(_TEXT_RECORDERS, weakref.WeakKeyDictionary())
+            recorders = request.config.stash.setdefault(_TEXT_RECORDERS, {})
             request.node.stash[_RECORDING] = TestRecording(result, _tracing_on(request.config), recorders)
     return result
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
+from playwright.sync_api import BrowserContext
 
 from harness.recording import EvidenceCollector, PageText, PageTextRecorder
 from harness.report import (
@@ -58,6 +59,11 @@ class TestRecording:
             self.text = known
         else:
             self.text = recorders[context] = PageTextRecorder().install(context)
+
+            def forget(closed: BrowserContext) -> None:
+                recorders.pop(closed, None)
+
+            context.once("close", forget)
         self.text.on_change(self._on_text)
 
     def attach(self, generator: Any) -> None:
