@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from drafts_api.settings import Settings
-from e2e.mutants.__main__ import Row, format_operators, format_table, format_totals, record_samples
+from e2e.mutants.__main__ import Row, format_operators, format_table, format_totals, record_samples, write_kill_table
 from e2e.mutants.backends import BACKEND_MUTANTS
 from e2e.mutants.catalogue import all_mutants
 from e2e.mutants.clients import CLIENT_MUTANTS, PRODUCTION_CLIENT, ClientMutant, MutantDrift
@@ -18,6 +18,7 @@ from e2e.mutants.generated_clients import client_mutants as generated_client_mut
 from e2e.mutants.generated_clients import page_equivalents, page_mutants
 from e2e.mutants.logic import LOGIC_MUTANTS
 from e2e.mutants.wire import WIRE_MUTANTS, _HoldBack, parse_frames, render_frames
+from harness.report import ResultEntry, record_result
 from harness.scripting import ScriptedGenerator
 from harness.state import FakeRedisProvider
 
@@ -190,3 +191,20 @@ def test_record_samples_copies_kills_and_healthy_runs_with_an_index(tmp_path: Pa
     index = json.loads((tmp_path / "samples" / "index.json").read_text())
     assert index["gate_m1"] == {"rule": "named_event_mismatch", "line": "why", "operator": "op"}
     assert "healthy_gate_flow" in index and (tmp_path / "samples" / "healthy_gate_flow.json").is_file()
+
+
+def test_the_kill_table_reaches_the_run_report(tmp_path: Path) -> None:
+    """Fails if: `make mutants` leaves the run report without its kill table (issue 15)."""
+    record_result(tmp_path, ResultEntry("e2e/t.py::test_a[chromium]", "failed", "call", 0.1, "why", worker="gw0"))
+    rows = [
+        Row("wire_drop_progress", "backend", "wire: drop", "killed", ("e2e/t.py::test_a",), "a <b> line", True),
+        Row("client_never_close", "client", "client: never close", "SURVIVED", (), "", False),
+    ]
+    report = write_kill_table(rows, tmp_path)
+    table = json.loads((tmp_path / "mutants.json").read_text())["mutants"]
+    assert [(m["name"], m["verdict"]) for m in table] == [
+        ("wire_drop_progress", "killed"),
+        ("client_never_close", "SURVIVED"),
+    ]
+    page = report.read_text()
+    assert "wire_drop_progress" in page and "client_never_close" in page and "a &lt;b&gt; line" in page, page[:2000]

@@ -156,6 +156,7 @@ def check_a_browser_shows_the_production_bug_in_the_timeline(failed_run: FailedR
     expect(page.locator("ul.m")).to_contain_text("3 `progress` event(s) dispatched to no page listener")
 
 
+@pytest.mark.gate_fresh_context  # it installs a recorder of its own: not on the worker's shared context
 def test_a_context_reused_by_the_next_test_keeps_one_page_text_recorder(page: Page, tmp_path: Path) -> None:
     """Fails if: a second test on the same browser context installs the recorder again (Playwright
     refuses a second binding of one name) or sees the first test's page text."""

@@ -10,6 +10,7 @@ as a failure, a merge that drops a file or a failure, a merge that passes on zer
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -241,13 +242,18 @@ def test_the_merge_also_merges_the_shards_run_reports(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "nothing to merge" in missing.stdout, missing.stdout
 
 
+def _make_dry_run(*args: str) -> subprocess.CompletedProcess[str]:
+    """`make -n`, as a fresh make (not a sub-make of `make test`, which would print directories)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    command = ["make", "--no-print-directory", "-n", *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
+
+
 def test_the_shard_target_runs_pytest_split_by_the_committed_durations() -> None:
-    result = subprocess.run(
-        ["make", "-n", "e2e", "SHARD=2/3"], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S
-    )
+    result = _make_dry_run("e2e", "SHARD=2/3")
     command = result.stdout.strip().splitlines()[-1]
 
     assert "scripts/shards.py run --shard '2/3' --durations .test_durations --" in command, command
     assert "-n 2" in command, "xdist must run inside each shard"
-    unsharded = subprocess.run(["make", "-n", "e2e"], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S)
+    unsharded = _make_dry_run("e2e")
     assert "shards.py" not in unsharded.stdout, unsharded.stdout

@@ -121,6 +121,29 @@ def format_totals(rows: Sequence[Row], seconds: float) -> str:
     )
 
 
+def write_kill_table(rows: list[Row], evidence_dir: Path) -> Path:
+    """`mutants.json` in the shape `harness.report` reads, beside the session's results, and the run
+    report made again over that folder so that it carries the kill table."""
+    from harness.report import write_run_report
+
+    evidence_dir.mkdir(parents=True, exist_ok=True)
+    table = {
+        "mutants": [
+            {
+                "name": row.name,
+                "kind": f"{row.side}: {row.operator}",
+                "verdict": row.verdict,
+                "failed_tests": list(row.failed),
+                "diagnosis": row.diagnosis,
+                "seconds": None,
+            }
+            for row in rows
+        ]
+    }
+    (evidence_dir / "mutants.json").write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    return write_run_report([evidence_dir], evidence_dir / "report.html")
+
+
 def pytest_command(args: argparse.Namespace, report: Path) -> list[str]:
     command = [
         sys.executable,
@@ -253,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [Row.from_json(r) for r in results]
     if args.record_samples is not None:
         print(record_samples(results, args.record_samples, args.workdir / "evidence"))
+    print(f"mutants: run report with the kill table: {write_kill_table(rows, args.workdir / 'evidence')}")
     print(format_table(rows))
     print()
     print(format_operators(rows))

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
 _RECORDING: pytest.StashKey[TestRecording] = pytest.StashKey()
 # Per session, by browser context (weak: a closed context's recorder goes with it).
-# Keyed by the context itself, dropped when it closes: Playwright's sync wrapper objects are not
-# guaranteed to stay alive while the context does, so a weak key could vanish under a live context and
-# the next test would install a second recorder ("binding already registered").
+# The page-text recorder of each open browser context (a context shared by a worker's tests keeps its
+# one recorder: Playwright refuses a second binding of one name); an entry is dropped when its
+# context closes.
 _TEXT_RECORDERS: pytest.StashKey[dict[Any, PageTextRecorder]] = pytest.StashKey()
 _REPORT_PATH: pytest.StashKey[Path] = pytest.StashKey()
 
