@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from harness.contract import DRAFTS_API
+from harness.contract import AppContract
 from harness.pages import EditorPage, NewDraftPage
 from harness.proxy import CutAfterBytes, FaultProxy
 from harness.recording import EvidenceCollector
@@ -25,7 +25,7 @@ STATUS = ("pending", "started", "progress")  # other names are ignored: a page i
 @pytest.mark.parametrize("outcome", ["succeed", "fail"])
 def test_last_progress_right_before_the_terminal_event_keeps_the_terminal_event_last(
     outcome: str,
-    new_draft: NewDraftPage,
+    gate_new_draft: NewDraftPage,
     gate_scripted: ScriptedGenerator,
     gate_page: Page,
     gate_evidence: EvidenceCollector,
@@ -36,11 +36,11 @@ def test_last_progress_right_before_the_terminal_event_keeps_the_terminal_event_
     progress the page would never show), repeats the terminal event, or ends without `done` after it."""
     last = Succeed(title="Polished") if outcome == "succeed" else Fail("The model gave up at the last step.")
     gate_scripted.autoplay(Progress("Polishing the draft..."), last)
-    new_draft.generate()
+    gate_new_draft.generate()
     if outcome == "succeed":
         expect(EditorPage(gate_page).heading).to_have_text("Polished")
     else:
-        expect(new_draft.alert).to_have_text("The model gave up at the last step.")
+        expect(gate_new_draft.alert).to_have_text("The model gave up at the last step.")
     wait_until(
         gate_evidence.wire_streams,
         lambda streams: any(s.ended_by for s in streams),
@@ -56,19 +56,28 @@ def test_last_progress_right_before_the_terminal_event_keeps_the_terminal_event_
 
 
 def test_the_started_state_is_shown_while_the_generation_is_held(
-    new_draft: NewDraftPage, gate_scripted: ScriptedGenerator
+    gate_new_draft: NewDraftPage,
+    gate_scripted: ScriptedGenerator,
+    gate_contract: AppContract,
+    gate_evidence: EvidenceCollector,
 ) -> None:
-    """The worker took the task and the generator holds before its first step: the page shows that.
+    """The worker took the task and the generator holds before its first step: the page hears that.
 
-    Fails if: the stream drops or renames the `started` event (the page would stay at "Starting...")."""
-    new_draft.generate()
+    Fails if: the stream drops or renames the `started` event (the page's listener never receives it,
+    and the page stays at its first text), or the event loses the text the contract says it shows."""
+    started = "started"
+    if started not in gate_contract.events.status:
+        pytest.skip(f"contract {gate_contract.name!r} has no `started` event: {gate_contract.events.status}")
+    gate_new_draft.generate()
     run = gate_scripted.next_run()
-    expect(new_draft.status).to_have_text("Generation started...")
+    wait_until(lambda: gate_evidence.dispatched(started), bool, timeout=5.0, what=f"the page's `{started}` listener")
+    if gate_contract.messages.started is not None:
+        expect(gate_new_draft.status).to_have_text(gate_contract.messages.started)
     run.succeed()
 
 
 def test_a_stream_accepted_and_closed_without_an_event_again_and_again_gives_up_within_the_bound(
-    new_draft: NewDraftPage,
+    gate_new_draft: NewDraftPage,
     gate_scripted: ScriptedGenerator,
     gate_backend: LiveBackend,
     gate_frontend_config: FrontendConfig,
@@ -80,19 +89,19 @@ def test_a_stream_accepted_and_closed_without_an_event_again_and_again_gives_up_
     Fails if: the give-up bound restarts on every `open` (the page then retries forever) or the page
     never gives up."""
     gate_frontend_config.update(reconnectTimeoutMs=1000)
-    new_draft.page.reload()
-    new_draft.fill().generate()
+    gate_new_draft.page.reload()
+    gate_new_draft.fill().generate()
     run = gate_scripted.next_run()
     run.progress("Writing...")
-    expect(new_draft.status).to_have_text("Writing...")
+    expect(gate_new_draft.status).to_have_text("Writing...")
     gate_fault_proxy.set_fault(CutAfterBytes(0, path_contains="/stream/"))
     gate_backend.restart()  # ends the current stream: every reconnect now meets the fault
-    expect(new_draft.alert).to_have_text(CONNECTION_LOST, timeout=5000)
+    expect(gate_new_draft.alert).to_have_text(CONNECTION_LOST, timeout=5000)
     assert gate_evidence.stream_connections() >= 3, "the fault was not met again and again"
 
 
 def test_the_backend_ends_the_stream_right_after_done(
-    gate_backend: LiveBackend, gate_scripted: ScriptedGenerator
+    gate_backend: LiveBackend, gate_scripted: ScriptedGenerator, gate_contract: AppContract
 ) -> None:
     """Read as a client that never closes: after `done` the response itself must end.
 
@@ -100,15 +109,17 @@ def test_the_backend_ends_the_stream_right_after_done(
     holds a connection and a poller for nothing). `gate_evidence` records the wire for the diagnosis."""
     gate_scripted.autoplay(Succeed(title="Ended"))
     with httpx.Client(base_url=gate_backend.url, timeout=5.0) as client:
-        body = {"topic": "Stream end", "audience": "Testers"}
-        answer = client.post(DRAFTS_API.generate.fill(campaign_id=DRAFTS_API.campaign_id), json=body)
-        assert answer.status_code == 202, answer.text
-        stream_url = answer.json()["stream_url"]
-        with client.stream("GET", stream_url) as response:
+        answer = client.post(
+            gate_contract.generate.fill(campaign_id=gate_contract.campaign_id), json=gate_contract.sample_body()
+        )
+        assert answer.is_success, f"{answer.status_code}: {answer.text}"
+        with client.stream("GET", gate_contract.stream_url_of(answer.json())) as response:
             lines = response.iter_lines()
             for line in lines:
-                if line.startswith("event: done"):
+                if line == f"event: {gate_contract.events.done}":
                     break
+            else:
+                pytest.fail(f"the stream ended without `{gate_contract.events.done}`")
             done_at = time.monotonic()
             rest = list(lines)  # returns when the response ends; the read timeout bounds a stream that does not
             assert time.monotonic() - done_at < 2.0, "the stream stayed open after done"

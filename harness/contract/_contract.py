@@ -178,6 +178,7 @@ class Messages:
     store_unavailable_post: str | None = None  # Redis down when Generate is clicked (a 503's detail)
     task_not_found: str | None = None  # unknown task or a task of another campaign
     invalid_input: str | None = None  # fragment of the 422 shown for `AppContract.invalid_input`
+    started: str | None = None  # the status text once the worker took the task (None: its `started` has none)
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,20 @@ class AppContract:
 
     def stream_url(self, campaign_id: str, task_id: str) -> str:
         return self.stream.fill(campaign_id=campaign_id, task_id=task_id)
+
+    def sample_body(self) -> dict[str, Any]:
+        """The POST body the page sends for the form filled with every field's `sample`."""
+        body: dict[str, Any] = {}
+        for form_field in self.form:
+            write_path(body, form_field.body_path, form_field.to_json(form_field.sample))
+        return body
+
+    def stream_url_of(self, answer: Mapping[str, Any], campaign_id: str | None = None) -> str:
+        """Where the page opens the stream for the POST's JSON `answer`: the URL the answer names,
+        or the stream route filled with its task id (`stream_url_field` None, as the production page)."""
+        if self.stream_url_field is not None:
+            return str(answer[self.stream_url_field])
+        return self.stream_url(campaign_id or self.campaign_id, str(answer[self.task_id_field]))
 
     def editor_path(self, draft_id: str, campaign_id: str | None = None) -> str:
         return self.editor_page.fill(draft_id=draft_id, campaign_id=campaign_id or self.campaign_id)
@@ -358,6 +373,7 @@ DRAFTS_API = AppContract(
         store_unavailable_post="The task store is unavailable. Please try again shortly.",
         task_not_found="No such generation task for this campaign (it may have expired).",
         invalid_input="topic: String should have at least 3 characters",
+        started="Generation started...",
     ),
 )
 """Our reference app (`drafts_api`), as the harness serves it with production timings."""
