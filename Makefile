@@ -130,6 +130,8 @@ test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the muta
 	(set -x; $(SECOND_APP_PASS)) || status=$$?; \
 	echo "make test: pass 2 - the mutant check: every known-broken variant must fail the e2e suite"; \
 	(set -x; $(MUTANTS_PASS)) || status=$$?; \
+	echo "make test: pass 2b - the mutant check of the second app (its generated client, wire and page mutants)"; \
+	(set -x; $(MUTANTS_PASS) --app production_shape) || status=$$?; \
 	if [ -n "$$redis" ]; then \
 		echo "make test: pass 3 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL_SHOWN)"; \
 		(export SSE_GATE_REDIS_URL='$(REDIS_URL)'; set -x; $(REDIS_PASS)) || status=$$?; \

@@ -46,11 +46,20 @@ def test_unexpected_backend_crash_shows_a_generic_message_not_internals(
     expect(new_draft.alert).not_to_contain_text("secret")
 
 
-def _rewrite_generate(
-    gate_page: Page, contract: AppContract, *, task_id: str | None = None, campaign: str | None = None
+def _generate_rewritten(
+    new_draft: NewDraftPage,
+    gate_page: Page,
+    contract: AppContract,
+    *,
+    task_id: str | None = None,
+    campaign: str | None = None,
 ) -> None:
-    """Rewrite the POST's answer (or, for a page that builds the stream URL itself, the campaign
-    the task is created in); never the stream, which the real backend serves."""
+    """Click Generate with the POST's answer rewritten (or, for a page that builds the stream URL
+    itself, the campaign the task is created in); never the stream, which the real backend serves.
+
+    Returns once the page has the rewritten answer. The route handler runs in the test's thread,
+    only while that thread is inside a Playwright call: a test blocking in plain Python right after
+    the click (`gate_scripted.next_run()`) would hold the POST, and so the generation, forever."""
     own_campaign = contract.campaign_id
 
     def handle(route: Route) -> None:
@@ -72,6 +81,8 @@ def _rewrite_generate(
         route.fulfill(response=response, body=json.dumps(accepted))
 
     gate_page.route(contract.generate.url_regex(), handle)
+    with gate_page.expect_response(contract.generate.url_regex()):
+        new_draft.generate()
 
 
 def test_unknown_task_shows_a_clear_message_and_stops(
@@ -79,8 +90,7 @@ def test_unknown_task_shows_a_clear_message_and_stops(
 ) -> None:
     """Fails if: the backend answers an unknown task with a 200 stream (EventSource would reconnect
     forever, or the page waits on `pending` forever) or the page shows only "Connection lost"."""
-    _rewrite_generate(gate_page, gate_contract, task_id="no-such-task-0000000")
-    new_draft.generate()
+    _generate_rewritten(new_draft, gate_page, gate_contract, task_id="no-such-task-0000000")
     if gate_contract.messages.task_not_found is not None:
         expect(new_draft.alert).to_have_text(gate_contract.messages.task_not_found)
     else:
@@ -93,8 +103,7 @@ def test_task_of_another_campaign_is_not_streamed(
     new_draft: NewDraftPage, gate_page: Page, gate_scripted: Scripted, gate_contract: AppContract
 ) -> None:
     """Fails if: the stream does not check that the task belongs to the campaign in the URL."""
-    _rewrite_generate(gate_page, gate_contract, campaign=gate_contract.other_campaign_id)
-    new_draft.generate()
+    _generate_rewritten(new_draft, gate_page, gate_contract, campaign=gate_contract.other_campaign_id)
     gate_scripted.next_run().progress("Secret progress of another campaign")
     if gate_contract.messages.task_not_found is not None:
         expect(new_draft.alert).to_have_text(gate_contract.messages.task_not_found)

@@ -11,10 +11,12 @@ from playwright.sync_api import Page, expect
 
 from harness.contract import AppContract
 from harness.pages import EditorPage, NewDraftPage
+from harness.plugin import StartGeneration
 from harness.proxy import CutAfterBytes, FaultProxy
 from harness.recording import EvidenceCollector
 from harness.scripting import Fail, Progress, ScriptedGenerator, Succeed
 from harness.servers import FrontendConfig, LiveBackend
+from harness.state import RedisProvider
 from harness.waiting import wait_until
 
 CONNECTION_LOST = "Connection lost. Please try again."
@@ -63,14 +65,21 @@ def test_the_started_state_is_shown_while_the_generation_is_held(
 ) -> None:
     """The worker took the task and the generator holds before its first step: the page hears that.
 
-    Fails if: the stream drops or renames the `started` event (the page's listener never receives it,
-    and the page stays at its first text), or the event loses the text the contract says it shows."""
+    Fails if: the stream drops or renames the `started` event, the page has no listener for it (it
+    stays at its first text), or the event loses the text the contract says it shows."""
     started = "started"
     if started not in gate_contract.events.status:
         pytest.skip(f"contract {gate_contract.name!r} has no `started` event: {gate_contract.events.status}")
     gate_new_draft.generate()
     run = gate_scripted.next_run()
-    wait_until(lambda: gate_evidence.dispatched(started), bool, timeout=5.0, what=f"the page's `{started}` listener")
+    wait_until(
+        lambda: gate_evidence.dispatched(started),
+        bool,
+        timeout=5.0,
+        what=f"the `{started}` event in the page",
+    )
+    heard = [d.listeners_called for d in gate_evidence.dispatched(started)]
+    assert any(heard), f"the page dispatched `{started}` to no listener of its own (listeners called: {heard})"
     if gate_contract.messages.started is not None:
         expect(gate_new_draft.status).to_have_text(gate_contract.messages.started)
     run.succeed()
@@ -124,3 +133,34 @@ def test_the_backend_ends_the_stream_right_after_done(
             rest = list(lines)  # returns when the response ends; the read timeout bounds a stream that does not
             assert time.monotonic() - done_at < 2.0, "the stream stayed open after done"
             assert all(not line.startswith("event:") for line in rest), rest
+
+
+def test_the_task_state_outlives_a_long_generation(
+    gate_start_generation: StartGeneration,
+    gate_redis_provider: RedisProvider,
+    gate_evidence: EvidenceCollector,
+    gate_contract: AppContract,
+) -> None:
+    """The worker keeps the task's state in Redis with a TTL: long enough for a generation of minutes
+    and the page's reconnects, yet set, so that finished tasks do not pile up in Redis forever.
+
+    Read from Redis while the generation runs (the test does not wait the TTL out). Fails if: a key
+    naming the task expires sooner than `Timings.min_task_ttl_s` (a stream polling it would find the
+    task gone mid-generation) or has no TTL at all."""
+    run = gate_start_generation("Writing...")
+    task_ids = {ids[1] for s in gate_evidence.wire_streams() if (ids := gate_contract.stream_ids(s.path))}
+    assert task_ids, f"no stream request named a task: {[s.path for s in gate_evidence.wire_streams()]}"
+    client = gate_redis_provider.sync_client()
+    try:
+        ttls = {
+            key.decode() if isinstance(key, bytes) else str(key): int(client.ttl(key))
+            for task_id in task_ids
+            for key in client.scan_iter(match=f"*{task_id}*")
+        }
+    finally:
+        client.close()
+    run.succeed()
+    assert ttls, f"no Redis key names the task {sorted(task_ids)}"
+    bound = gate_contract.timings.min_task_ttl_s
+    wrong = {key: ttl for key, ttl in ttls.items() if ttl == -1 or 0 <= ttl < bound}
+    assert not wrong, f"task state TTL (s; -1: none) below {bound:.0f} s or unset: {wrong}"

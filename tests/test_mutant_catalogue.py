@@ -3,6 +3,7 @@ plugin group, fail fast and report, does the table tell the truth."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,15 @@ import pytest
 
 from drafts_api.settings import Settings
 from e2e.mutants.__main__ import Row, format_operators, format_table, format_totals, record_samples, write_kill_table
+from e2e.mutants.apps import mutant_app
 from e2e.mutants.backends import BACKEND_MUTANTS
-from e2e.mutants.catalogue import all_mutants
+from e2e.mutants.catalogue import all_mutants, not_applicable
 from e2e.mutants.clients import CLIENT_MUTANTS, PRODUCTION_CLIENT, ClientMutant, MutantDrift
 from e2e.mutants.generated_clients import client_mutants as generated_client_mutants
 from e2e.mutants.generated_clients import page_equivalents, page_mutants
 from e2e.mutants.logic import LOGIC_MUTANTS
-from e2e.mutants.wire import WIRE_MUTANTS, _HoldBack, parse_frames, render_frames
+from e2e.mutants.wire import WIRE_MUTANTS, _HoldBack, _NoComments, parse_frames, render_frames
+from e2e.mutants.wire_production_shape import WIRE_MUTANTS as SECOND_APP_WIRE_MUTANTS
 from harness.report import ResultEntry, record_result
 from harness.scripting import ScriptedGenerator
 from harness.state import FakeRedisProvider
@@ -208,3 +211,47 @@ def test_the_kill_table_reaches_the_run_report(tmp_path: Path) -> None:
     ]
     page = report.read_text()
     assert "wire_drop_progress" in page and "client_never_close" in page and "a &lt;b&gt; line" in page, page[:2000]
+
+
+def test_the_second_app_gets_its_own_catalogue_of_generated_operators(tmp_path: Path) -> None:
+    """The mutant check of the production-shaped example: client, wire and page operators over its own
+    client, contract and overlay; the reference backend's hand-written mutants are not among them."""
+    app = mutant_app("production_shape")
+    mutants = all_mutants(tmp_path, app)
+    names = [m.name for m in mutants]
+    assert len(names) == len(set(names)) >= 50, names
+    assert {m.side for m in mutants} == {"client", "backend", "page"}
+    assert not set(names) & {*BACKEND_MUTANTS, *LOGIC_MUTANTS}
+    assert all(m.backend_app.startswith("e2e.mutants.wire_production_shape:") for m in mutants if m.backend_app)
+    # Its client reads the status text its own way: the operator with nothing to change is listed, not run.
+    assert not_applicable(app) == ["client_field_status_text"]
+    for mutant in mutants:
+        if mutant.sse_client is not None and mutant.name != "original_onmessage":
+            assert "pending`/`started`: a state, no text" in mutant.sse_client.read_text(encoding="utf-8")
+    page = next(m for m in mutants if m.side == "page")
+    assert page.frontend_dir is not None
+    assert (page.frontend_dir / "lib" / "draft-stream.js").read_bytes() == app.client.read_bytes()
+
+
+def test_the_second_app_wire_mutants_take_its_factory_parameters() -> None:
+    """The harness scripts a wrapped app as the app itself (by its task state): same parameters."""
+    from examples.production_shape.contract import CONTRACT
+    from examples.production_shape.gate import create_gate_app
+
+    expected = inspect.signature(create_gate_app)
+    for name, factory in SECOND_APP_WIRE_MUTANTS.items():
+        assert inspect.signature(factory) == expected, name
+    app = SECOND_APP_WIRE_MUTANTS["wire_drop_progress"](
+        redis_url="redis://127.0.0.1:1/0",
+        held_generation=None,
+        on_reset=lambda hook: None,
+        cors_origins=(),
+        contract=CONTRACT,
+    )
+    assert callable(app)
+
+
+def test_a_heartbeat_dropped_from_the_wire_leaves_every_event() -> None:
+    frames = parse_frames(b"retry: 250\r\n\r\n: keepalive\r\n\r\nevent: done\r\ndata: {}\r\n\r\n")
+    kept = _NoComments().frames(frames)
+    assert render_frames(kept) == b"retry: 250\r\n\r\nevent: done\r\ndata: {}\r\n\r\n"

@@ -18,22 +18,21 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from e2e.mutants.catalogue import CONTROL, all_mutants, equivalent_mutants
+from e2e.mutants.apps import APPS, REFERENCE, MutantApp, mutant_app
+from e2e.mutants.catalogue import CONTROL, all_mutants, equivalent_mutants, not_applicable
 from harness.evidence import SCHEMA_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Survivors the catalogue knows of, with the reason no scenario kills them yet. They are shown in the
 # table as "survived (known)" and do not fail `make test`; a new survivor does.
-KNOWN_SURVIVORS = {
-    "wire_task_ttl_short": "every scenario finishes within the 1 s TTL; no scenario holds a generation longer "
-    "without sleeping (a stepped clock for the task store would reach it)",
-}
+KNOWN_SURVIVORS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -159,6 +158,8 @@ def pytest_command(args: argparse.Namespace, report: Path) -> list[str]:
         "e2e.mutants.plugin",
         f"--gate-mutants={args.only or 'all'}",
         f"--gate-mutants-dir={args.workdir}",
+        f"--gate-mutants-app={args.app.name}",
+        *args.app.pytest_args,
         f"--gate-mutants-report={report}",
         f"--output={args.workdir / 'evidence'}",
         f"--junitxml={args.workdir / 'mutants.xml'}",
@@ -216,14 +217,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=max(0, min(2, os.cpu_count() or 1)),
         help="pytest-xdist workers (default: 2 on two or more cores; 0 runs in this process's pytest serially)",
     )
+    parser.add_argument(
+        "--app",
+        default=REFERENCE,
+        choices=sorted(APPS),
+        help=f"the app under the mutants (default {REFERENCE}; production_shape: the example of examples/, "
+        "its generated client, wire and page mutants)",
+    )
     parser.add_argument("--only", default="", help="comma-separated mutant names (the control always runs)")
     parser.add_argument("--fail-fast", action="store_true", help="kept for old callers: every mutant is fail-fast")
     parser.add_argument("--list", action="store_true", help="list the catalogue and exit")
     parser.add_argument(
         "--workdir",
         type=Path,
-        default=REPO_ROOT / ".mutants",
-        help="generated mutants, the results, the JUnit report and evidence (default .mutants/)",
+        default=None,
+        help="generated mutants, the results, the JUnit report and evidence (default .mutants/, "
+        ".mutants/APP/ for another app)",
     )
     parser.add_argument(
         "--record-samples",
@@ -242,16 +251,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     args = parser.parse_args(argv)
 
-    args.workdir = args.workdir.resolve()
+    app: MutantApp = mutant_app(args.app)
+    args.app = app
+    default_workdir = REPO_ROOT / ".mutants" if app.name == REFERENCE else REPO_ROOT / ".mutants" / app.name
+    args.workdir = (args.workdir or default_workdir).resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    catalogue = all_mutants(args.workdir)
+    catalogue = all_mutants(args.workdir, app)
     if args.list:
         for mutant in catalogue:
             print(f"{mutant.name:34} {mutant.side:8} {mutant.operator:24} {mutant.summary}")
         return 0
     if args.only:
         unknown = {n.strip() for n in args.only.split(",") if n.strip()} - {
-            m.name for m in (*catalogue, *equivalent_mutants(args.workdir))
+            m.name for m in (*catalogue, *equivalent_mutants(args.workdir, app))
         }
         if unknown:
             parser.error(f"unknown mutants {sorted(unknown)}; see --list")
@@ -261,7 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.from_results:
         report.unlink(missing_ok=True)
         count = len(args.only.split(",")) if args.only else len(catalogue)  # + the equivalent controls
-        print(f"mutants: {count} mutants + the control in one pytest session; files in {args.workdir}", flush=True)
+        print(
+            f"mutants: {count} mutants of {app.name} + the control in one pytest session; files in {args.workdir}",
+            flush=True,
+        )
+        skipped = not_applicable(app)
+        if skipped:
+            print(f"mutants: not applicable to {app.name}'s client (its code differs there): {', '.join(skipped)}")
         command = pytest_command(args, report)
         completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
         (args.workdir / "pytest.log").write_text(completed.stdout + completed.stderr, encoding="utf-8")

@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from e2e.mutants.apps import REFERENCE, MutantApp, mutant_app
 from e2e.mutants.backends import BACKEND_MUTANTS, OPERATORS
-from e2e.mutants.clients import CLIENT_MUTANTS
+from e2e.mutants.clients import CLIENT_MUTANTS, ClientMutant, MutantDrift
 from e2e.mutants.generated_clients import client_mutants as generated_client_mutants
 from e2e.mutants.generated_clients import page_equivalents, page_mutants
 from e2e.mutants.logic import LOGIC_MUTANTS
-from e2e.mutants.wire import EQUIVALENTS, WIRE_CATALOGUE
 
 ORIGINAL_CLIENT = Path(__file__).resolve().parent / "clients" / "original_onmessage.js"
 BACKENDS_MODULE = "e2e.mutants.backends"
@@ -58,8 +58,21 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def client_mutants(workdir: Path) -> list[Mutant]:
+def _applicable(mutant: ClientMutant, app: MutantApp, source: str) -> str | None:
+    """The mutant rendered over the app's client; None when its text is not in another app's client
+    (that client is written otherwise: the operator has nothing to change there). Over the reference
+    client a mutant that does not apply is an error (`MutantDrift`): the client changed under it."""
+    try:
+        return mutant.render(source)
+    except MutantDrift:
+        if app.own_mutants:
+            raise
+        return None
+
+
+def client_mutants(workdir: Path, app: MutantApp | None = None) -> list[Mutant]:
     """The regression fixture as shipped, then the derived mutants, written into `workdir/clients`."""
+    app = app or mutant_app(REFERENCE)
     mutants = [
         Mutant(
             "original_onmessage",
@@ -69,19 +82,32 @@ def client_mutants(workdir: Path) -> list[Mutant]:
             sse_client=ORIGINAL_CLIENT,
         )
     ]
+    source = app.client.read_text(encoding="utf-8")
     for mutant in (*CLIENT_MUTANTS, *generated_client_mutants()):
+        text = _applicable(mutant, app, source)
+        if text is None:
+            continue
         path = workdir / "clients" / f"{mutant.name}.js"
-        _write_atomically(path, mutant.render_production())
+        _write_atomically(path, text)
         mutants.append(Mutant(mutant.name, "client", mutant.operator or mutant.name, mutant.summary, sse_client=path))
     return mutants
 
 
-def backend_mutants() -> list[Mutant]:
-    """Generated wire mutants, then the hand-written transport and logic ones."""
+def not_applicable(app: MutantApp) -> list[str]:
+    """Client mutants whose text the app's client does not have (listed with the table)."""
+    source = app.client.read_text(encoding="utf-8")
+    return [m.name for m in (*CLIENT_MUTANTS, *generated_client_mutants()) if _applicable(m, app, source) is None]
+
+
+def backend_mutants(app: MutantApp | None = None) -> list[Mutant]:
+    """Generated wire mutants, then (for the reference backend) the hand-written transport and logic ones."""
+    app = app or mutant_app(REFERENCE)
     mutants = [
-        Mutant(m.name, "backend", m.operator, m.summary, backend_app=f"e2e.mutants.wire:{m.name}")
-        for m in WIRE_CATALOGUE
+        Mutant(m.name, "backend", m.operator, m.summary, backend_app=f"{app.wire_module}:{m.name}")
+        for m in app.wire_mutants()
     ]
+    if not app.own_mutants:
+        return mutants
     mutants += [
         Mutant(
             name,
@@ -105,25 +131,33 @@ def backend_mutants() -> list[Mutant]:
     return mutants
 
 
-def page_side_mutants(workdir: Path) -> list[Mutant]:
+def page_side_mutants(workdir: Path, app: MutantApp | None = None) -> list[Mutant]:
+    overlay = (app or mutant_app(REFERENCE)).frontend_overlay
     return [
-        Mutant(p.name, "page", p.mutant.operator, p.mutant.summary, frontend_dir=p.write(workdir / "pages"))
+        Mutant(p.name, "page", p.mutant.operator, p.mutant.summary, frontend_dir=p.write(workdir / "pages", overlay))
         for p in page_mutants()
     ]
 
 
-def all_mutants(workdir: Path) -> list[Mutant]:
-    return client_mutants(workdir) + backend_mutants() + page_side_mutants(workdir)
+def all_mutants(workdir: Path, app: MutantApp | None = None) -> list[Mutant]:
+    return client_mutants(workdir, app) + backend_mutants(app) + page_side_mutants(workdir, app)
 
 
-def equivalent_mutants(workdir: Path) -> list[Mutant]:
+def equivalent_mutants(workdir: Path, app: MutantApp | None = None) -> list[Mutant]:
     """Equivalent variants, run with the catalogue: each must pass like the control (a failure is a false alarm)."""
+    app = app or mutant_app(REFERENCE)
     mutants = [
-        Mutant(m.name, "equivalent", m.operator, m.summary, backend_app=f"e2e.mutants.wire:{m.name}")
-        for m in EQUIVALENTS
+        Mutant(m.name, "equivalent", m.operator, m.summary, backend_app=f"{app.wire_module}:{m.name}")
+        for m in app.wire_equivalents()
     ]
     mutants += [
-        Mutant(p.name, "equivalent", p.mutant.operator, p.mutant.summary, frontend_dir=p.write(workdir / "pages"))
+        Mutant(
+            p.name,
+            "equivalent",
+            p.mutant.operator,
+            p.mutant.summary,
+            frontend_dir=p.write(workdir / "pages", app.frontend_overlay),
+        )
         for p in page_equivalents()
     ]
     return mutants

@@ -23,6 +23,7 @@ _LISTENERS = {
     "error": 'source.addEventListener("error", onErrorEvent);',
 }
 _TIMER = "reconnectTimer = setTimeout(() => fail(CONNECTION_LOST), reconnectTimeoutMs);"
+_STATUS_HANDLER = "  function onStatusEvent(event) {\n    if (finished) return;\n"
 _LAST_LISTENER = 'source.addEventListener("done", onDoneEvent);'
 
 
@@ -85,8 +86,10 @@ def client_mutants() -> tuple[ClientMutant, ...]:
         _mutant(
             "client_close_early",
             "client: close early",
-            "closes the EventSource after the first status event.",
-            ("    onProgress(message);\n", "    onProgress(message);\n    finish();\n"),
+            "closes the EventSource once the first status event is handled.",
+            # After the handler, whatever it did with the event: the anchor is the handler's opening,
+            # which every client of this shape has, however it reads the status payload.
+            (_STATUS_HANDLER, _STATUS_HANDLER + "    queueMicrotask(finish);\n"),
         ),
         _mutant(
             "client_no_grace",
@@ -129,18 +132,37 @@ class PageMutant:
     def name(self) -> str:
         return str(self.mutant.name)
 
-    def write(self, directory: Path) -> Path:
-        """The mutated frontend folder under `directory` (rewritten only when its app.js changed)."""
+    def write(self, directory: Path, overlay: Path | None = None) -> Path:
+        """The mutated frontend folder under `directory` (rewritten only when its app.js changed): the
+        stub page, an app's `overlay` over it (its own client module), then the mutated app.js."""
         target = directory / self.name
-        text = self.mutant.render((STUB_FRONTEND / "app.js").read_text(encoding="utf-8"))
-        if not (target / "app.js").is_file() or (target / "app.js").read_text(encoding="utf-8") != text:
+        base = overlay if overlay is not None and (overlay / "app.js").is_file() else STUB_FRONTEND
+        text = self.mutant.render((base / "app.js").read_text(encoding="utf-8"))
+        if (
+            not (target / "app.js").is_file()
+            or (target / "app.js").read_text(encoding="utf-8") != text
+            or (overlay is not None and not _holds(target, overlay))
+        ):
             staging = directory / f".{self.name}.staging"
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(STUB_FRONTEND, staging)
+            if overlay is not None:
+                shutil.copytree(overlay, staging, dirs_exist_ok=True)
             (staging / "app.js").write_text(text, encoding="utf-8")
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
         return target
+
+
+def _holds(target: Path, overlay: Path) -> bool:
+    """Every file of `overlay` (but app.js, which the mutant rewrites) is in `target` as it is there."""
+    for path in overlay.rglob("*"):
+        relative = path.relative_to(overlay)
+        if path.is_file() and relative != Path("app.js"):
+            copy = target / relative
+            if not copy.is_file() or copy.read_bytes() != path.read_bytes():
+                return False
+    return True
 
 
 def page_equivalents() -> tuple[PageMutant, ...]:

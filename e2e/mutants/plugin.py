@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from e2e.mutants import _fixtures
+from e2e.mutants.apps import APPS, REFERENCE, mutant_app
 from e2e.mutants.catalogue import CONTROL, Mutant, all_mutants, equivalent_mutants
 from harness.evidence import EVIDENCE_FILE
 from harness.recording import EvidenceCollector
@@ -119,6 +120,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--gate-mutants-dir", default=".mutants", help="where generated mutant files go")
     group.addoption(
+        "--gate-mutants-app",
+        default=REFERENCE,
+        choices=sorted(APPS),
+        help=f"the app whose catalogue runs (default {REFERENCE}); point the gate at it with its own options",
+    )
+    group.addoption(
         "--gate-mutants-expect-ms",
         type=int,
         default=2000,
@@ -135,8 +142,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def selected_mutants(config: pytest.Config) -> list[Mutant]:
     wanted = str(config.getoption("gate_mutants"))
     workdir = config.invocation_params.dir / str(config.getoption("gate_mutants_dir"))
-    catalogue = all_mutants(workdir)
-    equivalents = equivalent_mutants(workdir)
+    app = mutant_app(str(config.getoption("gate_mutants_app")))
+    catalogue = all_mutants(workdir, app)
+    equivalents = equivalent_mutants(workdir, app)
     if wanted == "all":
         return [CONTROL, *equivalents, *catalogue]
     catalogue += equivalents

@@ -13,6 +13,7 @@ holds one back is visible to the page exactly as a reordering proxy would make i
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,12 +24,14 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drafts_api.app import create_app
+from drafts_api.settings import Settings
+from harness.contract import DRAFTS_API, AppContract
+from harness.scripting import ScriptedGenerator
 
 Line = tuple[str, str]  # (field, value); a comment has the field ""
 Frame = tuple[Line, ...]
 Headers = list[tuple[bytes, bytes]]
 
-EVENTS = ("started", "progress", "success", "error", "done")
 _SEP = "\r\n"
 
 
@@ -274,6 +277,13 @@ class _IdsAndComments(FrameEdit):
         return out
 
 
+class _NoComments(FrameEdit):
+    """Frames that are only comments (heartbeats) dropped: the stream is silent while quiet."""
+
+    def frames(self, frames: list[Frame]) -> list[Frame]:
+        return [f for f in frames if any(key for key, _ in f)]
+
+
 class _ExtraEvents(FrameEdit):
     """An unknown named event before every event the contract knows."""
 
@@ -287,13 +297,17 @@ def _add_fields(payload: Any) -> Any:
 
 
 class _ExtraFields(FrameEdit):
-    """Fields the page does not read, added to every payload (and to the draft)."""
+    """Fields the page does not read, added to every payload (and to the draft, at `draft_key`)."""
+
+    def __init__(self, draft_key: str | None = "draft") -> None:
+        self.draft_key = draft_key
 
     def frames(self, frames: list[Frame]) -> list[Frame]:
         def widen(payload: Any) -> Any:
             payload = _add_fields(payload)
-            if isinstance(payload, dict) and isinstance(payload.get("draft"), dict):
-                payload["draft"] = _add_fields(payload["draft"])
+            key = self.draft_key
+            if key and isinstance(payload, dict) and isinstance(payload.get(key), dict):
+                payload[key] = _add_fields(payload[key])
             return payload
 
         return [_edit_data(f, widen) if event_of(f) is not None else f for f in frames]
@@ -324,15 +338,25 @@ class WireMutant:
     never_end: bool = False
     settings: tuple[tuple[str, Any], ...] = ()
     line_ending: str = _SEP
+    own_worker: bool = False  # generations run in the app's worker (with the mutant's settings)
 
-    def factory(self) -> Callable[..., ASGIApp]:
+    def factory(self, app_factory: Callable[..., ASGIApp] | None = None) -> Callable[..., ASGIApp]:
+        """A `--backend-app` factory: `app_factory` (default: the reference backend) built from the
+        harness's parts, its streams rewritten. It takes the parameters `app_factory` takes, so the
+        harness scripts the app as it would the unmutated one (by its generator or its task state)."""
+        inner = app_factory or _reference_app
+        if self.settings and "settings" not in inspect.signature(inner).parameters:
+            raise TypeError(f"wire mutant {self.name!r} edits settings; {inner.__qualname__} takes none")
+
         def build(**parts: Any) -> ASGIApp:
-            settings = parts["settings"].model_copy(update=dict(self.settings))
-            app = create_app(
-                settings, generator=parts["generator"], redis_factory=parts["redis_factory"], runner=parts["runner"]
-            )
+            if self.settings:
+                parts = {**parts, "settings": parts["settings"].model_copy(update=dict(self.settings))}
+            if self.own_worker:
+                # The harness's generation worker outlives the app with the gate's own settings: the
+                # app's in-process worker writes the task state with the mutant's settings instead.
+                parts = {**parts, "runner": None}
             return _Rewriter(
-                app,
+                inner(**parts),
                 self.new_edit,
                 self.head,
                 end_after_events=self.end_after_events,
@@ -342,13 +366,29 @@ class WireMutant:
 
         build.__name__ = build.__qualname__ = self.name
         build.__doc__ = self.summary
+        build.__signature__ = inspect.signature(inner)  # type: ignore[attr-defined]
         build.operator = self.operator  # type: ignore[attr-defined]
         return build
 
 
-def _generate() -> list[WireMutant]:
+def _reference_app(
+    settings: Settings, generator: ScriptedGenerator, redis_factory: Callable[[], Any], runner: Any
+) -> ASGIApp:
+    return create_app(settings, generator=generator, redis_factory=redis_factory, runner=runner)
+
+
+def wire_catalogue(contract: AppContract = DRAFTS_API, *, app_settings: bool = True) -> tuple[WireMutant, ...]:
+    """Every wire operator crossed with the contract's events, payload paths and the stream's headers.
+
+    The first status event (`pending`: the task not yet taken) is left out: a scenario opens the
+    stream before or after the worker starts, so whether the page sees it at all is a race, and a
+    mutant of it would survive or die by chance. `app_settings`: the app is the reference backend,
+    whose settings the heartbeat and TTL operators edit (another app's timings are its own)."""
+    events = contract.events
+    names = (*events.status[1:], events.success, events.error, events.done)
+    success, error = events.success, events.error
     mutants = []
-    for event in EVENTS:
+    for event in names:
         mutants += [
             WireMutant(
                 f"wire_rename_{event}",
@@ -360,49 +400,52 @@ def _generate() -> list[WireMutant]:
         ]
     mutants += [
         WireMutant(
-            "wire_duplicate_success", "wire: duplicate event", "sends `success` twice.", partial(_Duplicate, "success")
+            f"wire_duplicate_{success}",
+            "wire: duplicate event",
+            f"sends `{success}` twice.",
+            partial(_Duplicate, success),
         ),
         WireMutant(
-            "wire_duplicate_error", "wire: duplicate event", "sends `error` twice.", partial(_Duplicate, "error")
+            f"wire_duplicate_{error}", "wire: duplicate event", f"sends `{error}` twice.", partial(_Duplicate, error)
         ),
         WireMutant(
-            "wire_hold_back_progress",
+            f"wire_hold_back_{events.progress}",
             "wire: hold back event",
-            "holds each `progress` until the next event has passed (overtaken by the terminal event).",
-            partial(_HoldBack, "progress"),
+            f"holds each `{events.progress}` until the next event has passed (overtaken by the terminal event).",
+            partial(_HoldBack, events.progress),
         ),
         WireMutant(
             "wire_reorder_done_first",
             "wire: reorder events",
-            "sends `done` before the terminal event.",
-            partial(_HoldBack, "success"),
+            f"sends `{events.done}` before the terminal event.",
+            partial(_HoldBack, success),
         ),
     ]
     fields = (
-        ("status_message", ("pending", "started", "progress"), "message"),
-        ("draft_id", ("success",), "draft.id"),
-        ("error_message", ("error",), "message"),
+        ("status_message", events.status, contract.payloads.progress_text),
+        ("draft_id", (success,), contract.payloads.draft_id),
+        ("error_message", (error,), contract.payloads.error_message),
     )
-    for label, events, path in fields:
+    for label, carriers, path in fields:
         leaf = path.rsplit(".", 1)[-1]
         mutants += [
             WireMutant(
                 f"wire_rename_field_{label}",
                 "wire: rename payload field",
                 f"renames `{path}` to `{leaf}_text`.",
-                partial(_FieldEdit, events, path, _rename_key(f"{leaf}_text")),
+                partial(_FieldEdit, carriers, path, _rename_key(f"{leaf}_text")),
             ),
             WireMutant(
                 f"wire_drop_field_{label}",
                 "wire: drop payload field",
                 f"drops `{path}`.",
-                partial(_FieldEdit, events, path, _drop_key),
+                partial(_FieldEdit, carriers, path, _drop_key),
             ),
             WireMutant(
                 f"wire_retype_field_{label}",
                 "wire: retype payload field",
                 f"sends `{path}` as another JSON type.",
-                partial(_FieldEdit, events, path, _retype),
+                partial(_FieldEdit, carriers, path, _retype),
             ),
         ]
     for header in (b"cache-control", b"x-accel-buffering", b"access-control-allow-origin"):
@@ -447,7 +490,18 @@ def _generate() -> list[WireMutant]:
             end_after_events=1,
         ),
         WireMutant("wire_never_end", "wire: never end stream", "keeps the response open after `done`.", never_end=True),
-        WireMutant("wire_retry_huge", "wire: change retry", "sends `retry: 60000`.", partial(_Retry, "60000")),
+    ]
+    if contract.timings.retry_ms is not None:  # an app that sends no `retry:` has none to change
+        mutants.append(
+            WireMutant("wire_retry_huge", "wire: change retry", "sends `retry: 60000`.", partial(_Retry, "60000"))
+        )
+    if not app_settings:
+        # Another app's heartbeat interval is its own: its heartbeats are dropped from the wire instead.
+        mutants.append(
+            WireMutant("wire_no_heartbeats", "wire: heartbeats off", "drops every heartbeat comment.", _NoComments)
+        )
+        return tuple(mutants)
+    mutants += [
         WireMutant(
             "wire_no_heartbeats",
             "wire: heartbeats off",
@@ -459,33 +513,44 @@ def _generate() -> list[WireMutant]:
             "wire: task TTL too short",
             "keeps task state in Redis for 1 s only.",
             settings=(("task_ttl", 1),),
+            own_worker=True,
         ),
     ]
-    return mutants
+    return tuple(mutants)
 
 
-def _equivalents() -> list[WireMutant]:
+def wire_equivalents(contract: AppContract = DRAFTS_API, *, app_settings: bool = True) -> tuple[WireMutant, ...]:
     """Variants a correct page must not tell from the real stream: they must pass (no false alarm)."""
     operator = "equivalent"
-    return [
+    draft = contract.payloads.draft_id.rpartition(".")[0]
+    mutants = [
         WireMutant("equivalent_lf_line_endings", operator, "every line ends with LF only.", line_ending="\n"),
         WireMutant("equivalent_cr_line_endings", operator, "every line ends with CR only.", line_ending="\r"),
         WireMutant("equivalent_ids_and_comments", operator, "an `id:` and a comment in every event.", _IdsAndComments),
         WireMutant(
-            "equivalent_heartbeat_every_poll",
-            operator,
-            "a heartbeat on every quiet poll.",
-            settings=(("heartbeat_polls", 1),),
-        ),
-        WireMutant(
             "equivalent_extra_unknown_events", operator, "an unknown `tick` event before every event.", _ExtraEvents
         ),
-        WireMutant("equivalent_extra_payload_fields", operator, "extra fields in every payload.", _ExtraFields),
+        WireMutant(
+            "equivalent_extra_payload_fields",
+            operator,
+            "extra fields in every payload.",
+            partial(_ExtraFields, draft or None),
+        ),
     ]
+    if app_settings:
+        mutants.append(
+            WireMutant(
+                "equivalent_heartbeat_every_poll",
+                operator,
+                "a heartbeat on every quiet poll.",
+                settings=(("heartbeat_polls", 1),),
+            )
+        )
+    return tuple(mutants)
 
 
-WIRE_CATALOGUE: tuple[WireMutant, ...] = tuple(_generate())
-EQUIVALENTS: tuple[WireMutant, ...] = tuple(_equivalents())
+WIRE_CATALOGUE: tuple[WireMutant, ...] = wire_catalogue()
+EQUIVALENTS: tuple[WireMutant, ...] = wire_equivalents()
 WIRE_MUTANTS: Mapping[str, Callable[..., ASGIApp]] = MappingProxyType(
     {m.name: m.factory() for m in (*WIRE_CATALOGUE, *EQUIVALENTS)}
 )

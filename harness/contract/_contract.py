@@ -133,6 +133,9 @@ class Timings:
     poll_interval_s: float = 1.5
     heartbeat_interval_s: float = 15.0  # the longest quiet gap between two frames of a healthy stream
     retry_ms: int | None = 3000  # the `retry:` the stream sends, if any
+    # The shortest TTL of the task state in Redis that outlives a long generation and the page's
+    # reconnects (a state that expires mid-generation reads as an unknown task).
+    min_task_ttl_s: float = 300.0
 
     def event_bound_ms(self, margin_s: float = 5.0) -> float:
         """How long a page may take to show a state written to the store: two polls, plus a margin."""
