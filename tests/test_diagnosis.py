@@ -730,3 +730,22 @@ def test_a_stream_open_without_any_event_is_named(healthy: Evidence) -> None:
     found = diagnose(healthy)
     assert found.rule == "silent_stream", found.line
     assert "sent no event, only [retry, comment" in found.line
+
+
+def test_an_unknown_task_that_reads_as_pending_is_named(healthy: Evidence) -> None:
+    """The production shape's defect: its store reads a missing task as PENDING, so the stream of a task
+    no generate answer named sends `pending` (or nothing) instead of a 404."""
+    stream = _stream(healthy)
+    healthy.http_exchanges.append(_generate_exchange(stream.opened_at - 0.1, task_id="t-issued"))
+    pending = json.dumps({"state": "PENDING"})
+    stream.frames = [WireFrame(t=stream.opened_at + i, kind="event", event="pending", data=pending) for i in range(3)]
+    stream.path = DRAFTS_API.stream.fill(campaign_id="spring-launch", task_id="t-issued")
+    assert _rule("unknown_task_stream")(healthy) is None  # a task the test created may still be waiting
+    stream.path = DRAFTS_API.stream.fill(campaign_id="spring-launch", task_id="no-such-task")
+    found = _rule("unknown_task_stream")(healthy)
+    assert found is not None, diagnose(healthy).line
+    assert "task 'no-such-task' of campaign 'spring-launch', which this test never created" in found.line
+    assert "only [pending x3]" in found.line and "['t-issued']" in found.line
+    stream.frames = [f for f in stream.frames if f.event != "pending"]
+    found = _rule("unknown_task_stream")(healthy)
+    assert found is not None and "with 200 and no event" in found.line

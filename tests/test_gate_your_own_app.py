@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,34 @@ def test_documented_ini_and_scenario_gate_the_example_app(
         ["*sse-gate: redis: fakeredis; backend: examples.production_shape.gate:create_gate_app*"]
     )
     result.assert_outcomes(passed=1)
+
+
+def test_the_second_app_known_findings_fail_with_a_first_line_naming_the_defect(tmp_path: Path) -> None:
+    """Its known findings are asserted as expected failures; run as plain failures (`--runxfail`), the
+    gate's first line must name each defect, not a symptom (a payload without text, a lost connection).
+
+    Fails if: the diagnosis of an unknown task that reads as `pending`, or of a task streamed under
+    another campaign, falls to another rule or to the fallback."""
+    makefile = (ROOT / "Makefile").read_text()
+    match = re.search(r"^PRODUCTION_SHAPE_ARGS = (.*?)\n(?!\t)", makefile, re.M | re.S)
+    assert match, "Makefile has no PRODUCTION_SHAPE_ARGS"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "e2e/test_failures.py",
+        "-k",
+        "unknown_task or another_campaign",
+        "--runxfail",
+        "-n",
+        "0",
+        "-p",
+        "no:cacheprovider",
+        f"--output={tmp_path / 'out'}",
+        *match[1].replace("\\\n", " ").split(),
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("[sse-gate] ")]
+    assert result.returncode == 1 and len(lines) == 2, result.stdout[-3000:]
+    assert any("which this test never created" in line and "reads as `pending`" in line for line in lines), lines
+    assert any("does not check that the task belongs to the campaign" in line for line in lines), lines

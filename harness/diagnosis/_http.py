@@ -143,14 +143,19 @@ def _issued_tasks(evidence: Evidence, contract: AppContract) -> set[tuple[str, s
 
 
 def unknown_task_stream(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
-    """A 200 stream that carries nothing but an error event, for a task this test never created (or again and
-    again for one path): an unknown task should be a 404 before the stream starts.
+    """A 200 stream for a task this test never created: one that carries nothing but an error event (or
+    again and again for one path), or nothing but the not-yet-taken state (`pending`, which is how a
+    store that reads a missing task as waiting answers): an unknown task should be a 404 before the
+    stream starts.
     """
     issued = _issued_tasks(evidence, contract)
     error, done = contract.events.error, contract.events.done
     by_path: dict[str, list[WireStream]] = {}
     for stream in evidence.event_streams():
         by_path.setdefault(stream.path, []).append(stream)
+    found = _unknown_task_waiting(evidence, contract, issued, by_path)
+    if found is not None:
+        return found
     for path, streams in by_path.items():
         error_only = [
             s
@@ -178,6 +183,33 @@ def unknown_task_stream(evidence: Evidence, contract: AppContract) -> Diagnosis 
             "unknown_task_stream",
             f"the backend answered the stream for {what} with 200 and only an `{error}` event ({quote(message or '')}) "
             f"instead of a 404 before the stream starts{again}{page_reaction(evidence, None)}",
+        )
+    return None
+
+
+def _unknown_task_waiting(
+    evidence: Evidence, contract: AppContract, issued: set[tuple[str, str]], by_path: dict[str, list[WireStream]]
+) -> Diagnosis | None:
+    """The stream of a task no generate answer named, 200 and nothing but the first status event
+    (the state before a worker takes the task) or no event at all: the page waits for nothing."""
+    if not issued or not contract.events.status:
+        return None
+    waiting = contract.events.status[0]
+    for path, streams in by_path.items():
+        ids = contract.stream_ids(path)
+        if ids is None or ids in issued:
+            continue
+        quiet = [s for s in streams if s.status == 200 and all(f.event == waiting for f in s.events)]
+        if not quiet:
+            continue
+        sent = [f.event for s in quiet for f in s.events]
+        what = f"only [{describe_sequence(sent)}]" if sent else "no event"
+        return Diagnosis(
+            "unknown_task_stream",
+            f"the backend answered the stream for task {ids[1]!r} of campaign {ids[0]!r}, which this test never "
+            f"created, with 200 and {what}: an unknown task reads as `{waiting}` (not yet started), so the page "
+            f"waits for a generation that does not exist; expected a 404 before the stream starts (the "
+            f"generate answers named {sorted(task for _, task in issued)}){page_reaction(evidence, None)}",
         )
     return None
 
