@@ -110,14 +110,19 @@ def test_a_stream_accepted_and_closed_without_an_event_again_and_again_gives_up_
 
 
 def test_the_backend_ends_the_stream_right_after_done(
-    gate_backend: LiveBackend, gate_scripted: ScriptedGenerator, gate_contract: AppContract
+    gate_backend: LiveBackend,
+    gate_scripted: ScriptedGenerator,
+    gate_contract: AppContract,
+    gate_evidence: EvidenceCollector,
 ) -> None:
     """Read as a client that never closes: after `done` the response itself must end.
 
     Fails if: the backend keeps the stream open after `done` (every client that does not close
     holds a connection and a poller for nothing). `gate_evidence` records the wire for the diagnosis."""
+    done = gate_contract.events.done
     gate_scripted.autoplay(Succeed(title="Ended"))
-    with httpx.Client(base_url=gate_backend.url, timeout=5.0) as client:
+    # The read timeout bounds the wait for the end: 2 s of silence after `done` is a stream left open.
+    with httpx.Client(base_url=gate_backend.url, timeout=httpx.Timeout(5.0, read=2.0)) as client:
         answer = client.post(
             gate_contract.generate.fill(campaign_id=gate_contract.campaign_id), json=gate_contract.sample_body()
         )
@@ -125,13 +130,16 @@ def test_the_backend_ends_the_stream_right_after_done(
         with client.stream("GET", gate_contract.stream_url_of(answer.json())) as response:
             lines = response.iter_lines()
             for line in lines:
-                if line == f"event: {gate_contract.events.done}":
+                if line == f"event: {done}":
                     break
             else:
-                pytest.fail(f"the stream ended without `{gate_contract.events.done}`")
+                pytest.fail(f"the stream ended without `{done}`")
             done_at = time.monotonic()
-            rest = list(lines)  # returns when the response ends; the read timeout bounds a stream that does not
-            assert time.monotonic() - done_at < 2.0, "the stream stayed open after done"
+            try:
+                rest = list(lines)  # returns when the response ends
+            except httpx.ReadTimeout:
+                pytest.fail(f"the stream stayed open {time.monotonic() - done_at:.1f} s after `{done}`, silent")
+            assert time.monotonic() - done_at < 2.0, f"the stream stayed open after `{done}`: {rest}"
             assert all(not line.startswith("event:") for line in rest), rest
 
 

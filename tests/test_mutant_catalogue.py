@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from e2e.mutants.clients import CLIENT_MUTANTS, PRODUCTION_CLIENT, ClientMutant,
 from e2e.mutants.generated_clients import client_mutants as generated_client_mutants
 from e2e.mutants.generated_clients import page_equivalents, page_mutants
 from e2e.mutants.logic import LOGIC_MUTANTS
+from e2e.mutants.plugin import MutantResult
 from e2e.mutants.wire import WIRE_MUTANTS, _HoldBack, _NoComments, parse_frames, render_frames
 from e2e.mutants.wire_production_shape import WIRE_MUTANTS as SECOND_APP_WIRE_MUTANTS
 from harness.report import ResultEntry, record_result
@@ -255,3 +257,24 @@ def test_a_heartbeat_dropped_from_the_wire_leaves_every_event() -> None:
     frames = parse_frames(b"retry: 250\r\n\r\n: keepalive\r\n\r\nevent: done\r\ndata: {}\r\n\r\n")
     kept = _NoComments().frames(frames)
     assert render_frames(kept) == b"retry: 250\r\n\r\nevent: done\r\ndata: {}\r\n\r\n"
+
+
+def test_the_regression_fixture_must_be_named_as_such_in_every_scenario_it_fails(tmp_path: Path) -> None:
+    """Fails if: the production client runs fail-fast (only its first failure is checked), or a failure
+    diagnosed by another rule (or the fallback) still counts as a kill."""
+    for app in ("drafts_api", "production_shape"):
+        original = next(m for m in all_mutants(tmp_path / app, mutant_app(app)) if m.name == "original_onmessage")
+        assert original.expected_rule == "named_event_mismatch"
+    result = MutantResult(
+        "original_onmessage",
+        "client",
+        "regression",
+        "the production client",
+        failed=["test_a", "test_b"],
+        rules=["named_event_mismatch", ""],
+        expected_rule="named_event_mismatch",
+    )
+    assert result.verdict == "MISNAMED" and result.misnamed == ["test_b: fallback"]
+    assert not Row.from_json({**asdict(result), "verdict": result.verdict, "named": result.named}).ok
+    result.rules[1] = "named_event_mismatch"
+    assert result.verdict == "killed"

@@ -47,6 +47,7 @@ class Row:
     diagnosis: str
     named: bool
     errors: tuple[str, ...] = ()
+    expected_rule: str = ""  # every scenario ran, and each failure had to be diagnosed by this rule
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Row:
@@ -59,6 +60,7 @@ class Row:
             data["diagnosis"],
             bool(data["named"]),
             tuple(data["errors"]),
+            str(data.get("expected_rule", "")),
         )
 
     @property
@@ -299,6 +301,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(format_operators(rows))
     print(format_totals(rows, seconds or time.monotonic() - started))
+    for row in rows:
+        if row.expected_rule and row.verdict == "killed":
+            print(f"mutants: {row.name} failed {len(row.failed)} scenarios, each named by {row.expected_rule}")
     bad = [row for row in rows if not row.ok]
     for row in bad:
         why = f": {'; '.join(row.errors)[:300]}" if row.errors else ""

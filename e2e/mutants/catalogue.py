@@ -20,6 +20,7 @@ from e2e.mutants.logic import LOGIC_MUTANTS
 
 ORIGINAL_CLIENT = Path(__file__).resolve().parent / "clients" / "original_onmessage.js"
 BACKENDS_MODULE = "e2e.mutants.backends"
+PRODUCTION_BUG_RULE = "named_event_mismatch"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Mutant:
     sse_client: Path | None = None
     backend_app: str | None = None
     frontend_dir: Path | None = None
+    # Run every scenario (no fail-fast), and each failure's first line must come from this rule: the
+    # regression fixture must be named as such wherever it fails, not only where it fails first.
+    expected_rule: str = ""
 
     @property
     def must_pass(self) -> bool:
@@ -80,6 +84,7 @@ def client_mutants(workdir: Path, app: MutantApp | None = None) -> list[Mutant]:
             "regression",
             _first_comment_line(ORIGINAL_CLIENT),
             sse_client=ORIGINAL_CLIENT,
+            expected_rule=PRODUCTION_BUG_RULE,
         )
     ]
     source = app.client.read_text(encoding="utf-8")

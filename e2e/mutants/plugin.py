@@ -84,13 +84,24 @@ class MutantResult:
     evidence: str = ""  # the first failure's evidence.json
     healthy: dict[str, str] = field(default_factory=dict)  # control: test -> its evidence.json (when recording)
     seconds: float = 0.0
+    rules: list[str] = field(default_factory=list)  # the rule of each failure, in the order of `failed`
+    expected_rule: str = ""  # set: every failure must be diagnosed by it (`Mutant.expected_rule`)
+
+    @property
+    def misnamed(self) -> list[str]:
+        """Failures diagnosed by another rule than the expected one (`test: rule`)."""
+        if not self.expected_rule:
+            return []
+        return [
+            f"{t}: {r or 'fallback'}" for t, r in zip(self.failed, self.rules, strict=False) if r != self.expected_rule
+        ]
 
     @property
     def verdict(self) -> str:
         if self.side in ("control", "equivalent"):
             return "passed" if not self.failed and not self.errors and self.passed else "FAILED"
         if self.failed:
-            return "killed"
+            return "MISNAMED" if self.misnamed else "killed"
         return "ERROR" if self.errors else "SURVIVED"
 
     @property
@@ -212,6 +223,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if getattr(item, "originalname", item.name) not in EQUIVALENT_SCENARIOS:
             pytest.skip("an equivalent variant runs the core scenarios only (EQUIVALENT_SCENARIOS)")
         return
+    if mutant.expected_rule:
+        return  # runs every scenario: each failure's diagnosis is checked
     kill = state.kills / mutant.name
     if mutant.name in state.killed or kill.is_file():
         pytest.skip(f"mutant {mutant.name} already killed by {state.killed.get(mutant.name) or kill.read_text()}")
@@ -260,7 +273,8 @@ def _record(state: _State, report: pytest.TestReport) -> None:
     if mutant is None:
         return
     result = state.results.setdefault(
-        mutant.name, MutantResult(mutant.name, mutant.side, mutant.operator, mutant.summary)
+        mutant.name,
+        MutantResult(mutant.name, mutant.side, mutant.operator, mutant.summary, expected_rule=mutant.expected_rule),
     )
     result.seconds += report.duration
     test = report.nodeid.split("::")[-1]
@@ -270,6 +284,7 @@ def _record(state: _State, report: pytest.TestReport) -> None:
             result.healthy[test] = str(properties[_EVIDENCE_PROPERTY])
     elif report.failed and report.when == "call":
         result.failed.append(test)
+        result.rules.append(str(properties.get(_RULE_PROPERTY, "")))
         if not result.diagnosis:
             result.diagnosis = str(properties.get(_DIAGNOSIS_PROPERTY, ""))
             result.rule = str(properties.get(_RULE_PROPERTY, ""))
@@ -299,7 +314,10 @@ class _Collector:
         ]
         payload: dict[str, Any] = {
             "seconds": time.monotonic() - self.state.started,
-            "results": [{**asdict(r), "verdict": r.verdict, "named": r.named} for r in results],
+            "results": [
+                {**asdict(r), "errors": [*r.errors, *r.misnamed], "verdict": r.verdict, "named": r.named}
+                for r in results
+            ],
         }
         self.report_path.parent.mkdir(parents=True, exist_ok=True)
         self.report_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
