@@ -114,7 +114,33 @@ class _Command:
     error: BaseException | None = None
 
 
-class ScriptedRun:
+class RunSteps:
+    """The verbs every kind of run shares, over the one way it delivers a step (`_send`): a held
+    generation of the harness's generator (`ScriptedRun`) or of an app's own worker (`TaskStateRun`)."""
+
+    _finished: threading.Event
+
+    def _send(self, step: Step | None, timeout: float) -> None:
+        raise NotImplementedError
+
+    def hold(self, *, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
+        """Queue a barrier: later steps wait until `release()` (a run also waits between commands)."""
+        self._send(Hold(), timeout)
+
+    def release(self, *, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
+        self._send(None, timeout)
+
+    def play(self, *steps: Step, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
+        """Apply several steps in order, each acknowledged before the next."""
+        for step in steps:
+            self._send(step, timeout)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+
+class ScriptedRun(RunSteps):
     """One generation in the backend, driven from the test thread."""
 
     def __init__(self, request: GenerateRequest, loop: asyncio.AbstractEventLoop, index: int) -> None:
@@ -149,22 +175,6 @@ class ScriptedRun:
 
     def crash(self, text: str = "scripted crash", *, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
         self._send(Crash(text), timeout)
-
-    def hold(self, *, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
-        """Queue a barrier: later steps wait until `release()` (a run also waits between commands)."""
-        self._send(Hold(), timeout)
-
-    def release(self, *, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
-        self._send(None, timeout)
-
-    def play(self, *steps: Step, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
-        """Apply several steps in order, each acknowledged before the next."""
-        for step in steps:
-            self._send(step, timeout)
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
 
     def _send(self, step: Step | None, timeout: float) -> None:
         record = StepRecord(self.index, describe_step(step), time.time())

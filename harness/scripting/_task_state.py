@@ -24,7 +24,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -36,9 +35,11 @@ from harness.scripting._scripted import (
     Fail,
     Hold,
     Progress,
+    RunSteps,
     ScriptedGenerationError,
     Step,
     Succeed,
+    _Command,
 )
 
 _FAILED = object()  # `_apply`'s outcome for a Fail step
@@ -54,14 +55,7 @@ class ScriptedCrash(RuntimeError):
     """`run.crash()`: an unexpected exception from the generation service."""
 
 
-@dataclass
-class _Command:
-    step: Step | None  # None: release a Hold
-    applied: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
-
-
-class TaskStateRun:
+class TaskStateRun(RunSteps):
     """One held call of the app's generation service, driven from the test thread."""
 
     def __init__(self, scripter: TaskStateScripter, task_id: str, request_body: Mapping[str, Any], index: int) -> None:
@@ -101,20 +95,6 @@ class TaskStateRun:
         records for that; returns once a FAILURE state is in Redis."""
         self._send(Crash(text), timeout)
         self._scripter.wait_for_state(self.task_id, self._scripter.shape.states.failure, timeout)
-
-    def hold(self, *, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
-        self._send(Hold(), timeout)
-
-    def release(self, *, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
-        self._send(None, timeout)
-
-    def play(self, *steps: Step, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
-        for step in steps:
-            self._send(step, timeout)
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
 
     def _send(self, step: Step | None, timeout: float) -> None:
         if self._finished.is_set():
