@@ -229,3 +229,17 @@ def test_frontend_dir_without_index_is_an_overlay_over_the_stub(tmp_path: Path) 
         page = httpx.get(server.url + PRODUCTION_SHAPE.new_draft_page.fill(campaign_id="c"))
         assert page.status_code == 200 and "<main" in page.text
         assert '"streamUrlField": "stream_url"' in httpx.get(server.url + "/config.js").text
+
+
+def test_the_evidence_records_the_contracts_own_event_names(tmp_path: Path) -> None:
+    """Fails if: the page recorder observes our app's event names whatever the contract says (an app
+    that names its events otherwise would show nothing dispatched to a page without listeners)."""
+    from dataclasses import replace
+
+    from harness.contract import DRAFTS_API, EventNames
+    from harness.recording import EvidenceCollector, WireLog
+
+    events = EventNames(status=("queued", "working"), success="complete", error="failed", done="end")
+    contract = replace(DRAFTS_API, events=events)
+    collector = EvidenceCollector("t", None, WireLog(), tmp_path, contract=contract)  # type: ignore[arg-type]
+    assert collector.recorder.observe_types == ("queued", "working", "complete", "failed", "end")

@@ -21,6 +21,7 @@ from harness.plugin._header import browser_choices
 from harness.plugin._marks import FRESH_CONTEXT_MARK, TEST_FAILED
 
 if TYPE_CHECKING:
+    from harness.contract import AppContract
     from harness.plugin._reuse import ReusedContext
     from harness.servers import LiveServer
 
@@ -78,11 +79,13 @@ def _fresh_context_reason(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def gate_reused_context(browser: Browser, browser_context_args: dict[str, Any]) -> Iterator[ReusedContext]:
+def gate_reused_context(
+    browser: Browser, browser_context_args: dict[str, Any], gate_contract: AppContract
+) -> Iterator[ReusedContext]:
     """The worker's shared browser context and page, reset between tests (`harness.plugin._reuse`)."""
     from harness.plugin._reuse import ReusedContext
 
-    shared = ReusedContext(browser, browser_context_args)
+    shared = ReusedContext(browser, browser_context_args, gate_contract.events.all)
     yield shared
     shared.recycle()
 

@@ -61,9 +61,11 @@ def _origin(url: str) -> str | None:
 class ReusedContext:
     """The worker's shared context and page; `acquire()` before a test, `release()` after it."""
 
-    def __init__(self, browser: Browser, context_args: dict[str, Any]) -> None:
+    def __init__(self, browser: Browser, context_args: dict[str, Any], observe_types: tuple[str, ...]) -> None:
+        """`observe_types`: the app's event names, recorded even where the page has no listener."""
         self._browser = browser
         self._context_args = context_args
+        self._observe_types = observe_types
         self._context: BrowserContext | None = None
         self._recorder: EventSourceRecorder | None = None
         self._page: Page | None = None
@@ -85,7 +87,7 @@ class ReusedContext:
         if self._context is None:
             context = self._browser.new_context(**self._context_args)
             # Installed once, before any page loads: the init script must run in every document.
-            self._recorder = EventSourceRecorder().install(context)
+            self._recorder = EventSourceRecorder(self._observe_types).install(context)
             self._context = context
             self.contexts_made += 1
         return self._context

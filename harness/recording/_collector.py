@@ -63,10 +63,17 @@ class EvidenceCollector:
         self.wire_log = wire_log
         self.output_dir = output_dir
         self._installed_recorder = recorder is not None
-        self._recorder = recorder if recorder is not None else EventSourceRecorder()
+        # The contract's event names are recorded even where the page has no listener for them (a
+        # page that listens for other names is then shown receiving nothing of what was dispatched).
+        self._recorder = recorder if recorder is not None else EventSourceRecorder(contract.events.all)
         self._observer = PageObserver()
         self._backend_log = _BackendLog()
         self._mark = 0
+
+    @property
+    def recorder(self) -> EventSourceRecorder:
+        """The page's EventSource recorder (the contract's event names observed)."""
+        return self._recorder
 
     def start(self) -> None:
         self._mark = self.wire_log.mark()

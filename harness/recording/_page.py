@@ -59,6 +59,11 @@ class EventSourceRecorder:
         self._records: dict[tuple[str, int], dict[str, Any]] = {}
         self._installed = False
 
+    @property
+    def observe_types(self) -> tuple[str, ...]:
+        """The event types recorded even where the page has no listener for them."""
+        return tuple(self._observe_types)
+
     def install(self, context: BrowserContext) -> EventSourceRecorder:
         """Install on `context` before its pages load the app (open pages get it on their next navigation).
 
