@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Browser, BrowserContext, Frame, Page
 from playwright.sync_api import Error as PlaywrightError
 
+from harness.contract import DRAFTS_API
 from harness.recording import EventSourceRecorder
 
 # Run in the page before it leaves: everything the origin stored, as far as a script can reach.
@@ -61,8 +62,11 @@ def _origin(url: str) -> str | None:
 class ReusedContext:
     """The worker's shared context and page; `acquire()` before a test, `release()` after it."""
 
-    def __init__(self, browser: Browser, context_args: dict[str, Any], observe_types: tuple[str, ...]) -> None:
-        """`observe_types`: the app's event names, recorded even where the page has no listener."""
+    def __init__(
+        self, browser: Browser, context_args: dict[str, Any], observe_types: tuple[str, ...] = DRAFTS_API.events.all
+    ) -> None:
+        """`observe_types`: the app's event names, recorded even where the page has no listener
+        (the default contract's when a conftest builds one of its own)."""
         self._browser = browser
         self._context_args = context_args
         self._observe_types = observe_types
