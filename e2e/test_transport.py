@@ -7,6 +7,7 @@ import json
 from playwright.sync_api import Page, expect
 
 from harness.contract import AppContract
+from harness.evidence import WireStream
 from harness.pages import EditorPage, NewDraftPage
 from harness.plugin import StartGeneration
 from harness.proxy import BufferUnlessAccelOff, FaultProxy, IdleTimeout, Latency
@@ -20,6 +21,17 @@ COULD_NOT_REACH = "Could not reach the drafts service. Please try again."
 def _generate_through_proxy(new_draft: NewDraftPage) -> None:
     new_draft.page.reload()  # /config.js now names the proxy as the API
     new_draft.fill().generate()
+
+
+def _ended_streams(gate_evidence: EvidenceCollector) -> list[WireStream]:
+    """The stream responses once each has ended. The page acts on `success` as soon as its bytes
+    arrive, which can be before the wire recorder, in the backend's thread, has appended the frame."""
+    return wait_until(
+        gate_evidence.wire_streams,
+        lambda streams: bool(streams) and all(s.ended_by for s in streams),
+        timeout=5.0,
+        what="the end of every stream response on the wire",
+    )
 
 
 def test_stream_headers_defeat_buffering_and_caching(
@@ -57,7 +69,7 @@ def test_every_frame_is_named_has_data_and_matches_the_protocol(
     run = gate_start_generation("One...")
     run.succeed(title="Named", body="Every frame")
     expect(gate_page).to_have_url(gate_contract.editor_url_pattern())
-    (stream,) = gate_evidence.wire_streams()
+    (stream,) = _ended_streams(gate_evidence)
     # Events of other names are allowed (a page ignores what it does not listen for), but not unnamed
     # ones (`onmessage` would be the only way to hear them); the contract's events all come, in order.
     unnamed = [frame for frame in stream.events if frame.event == "message"]
@@ -88,7 +100,7 @@ def test_page_listens_for_every_event_the_backend_sends_and_logs_no_errors(
     expect(gate_page).to_have_url(gate_contract.editor_url_pattern())
     # The contract's events; others (an unknown event a page ignores) need no listener.
     events = gate_contract.events
-    sent = {f.event for stream in gate_evidence.wire_streams() for f in stream.events if f.event in events.all}
+    sent = {f.event for stream in _ended_streams(gate_evidence) for f in stream.events if f.event in events.all}
     unheard = sent - gate_evidence.listener_types() - {events.done}
     assert not unheard, f"backend sent {sorted(sent)}; the page has no listener for {sorted(unheard)}"
     assert gate_evidence.page_errors() == []
