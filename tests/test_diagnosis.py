@@ -741,6 +741,8 @@ def test_an_unknown_task_that_reads_as_pending_is_named(healthy: Evidence) -> No
     stream.frames = [WireFrame(t=stream.opened_at + i, kind="event", event="pending", data=pending) for i in range(3)]
     stream.path = DRAFTS_API.stream.fill(campaign_id="spring-launch", task_id="t-issued")
     assert _rule("unknown_task_stream")(healthy) is None  # a task the test created may still be waiting
+    stream.path = DRAFTS_API.stream.fill(campaign_id="other-campaign", task_id="t-issued")
+    assert _rule("unknown_task_stream")(healthy) is None  # created, but streamed under another campaign
     stream.path = DRAFTS_API.stream.fill(campaign_id="spring-launch", task_id="no-such-task")
     found = _rule("unknown_task_stream")(healthy)
     assert found is not None, diagnose(healthy).line

@@ -80,3 +80,17 @@ def test_the_second_app_known_findings_fail_with_a_first_line_naming_the_defect(
     assert result.returncode == 1 and len(lines) == 2, result.stdout[-3000:]
     assert any("which this test never created" in line and "reads as `pending`" in line for line in lines), lines
     assert any("does not check that the task belongs to the campaign" in line for line in lines), lines
+
+
+def test_the_mutant_check_points_the_gate_at_the_second_app_as_make_test_does() -> None:
+    """Fails if: `e2e/mutants/apps.py` drifts from the Makefile's second-app options (pass 2b would then
+    mutate another app than pass 1b gates)."""
+    from e2e.mutants.apps import mutant_app
+
+    match = re.search(r"^PRODUCTION_SHAPE_ARGS = (.*?)\n(?!\t)", (ROOT / "Makefile").read_text(), re.M | re.S)
+    assert match, "Makefile has no PRODUCTION_SHAPE_ARGS"
+    words = match[1].replace("\\\n", " ").split()
+    makefile = {words[i]: words[i + 1] for i in range(0, len(words), 2)}
+    options = dict(arg.split("=", 1) for arg in mutant_app("production_shape").pytest_args)
+    options["--frontend-dir"] = str(Path(options["--frontend-dir"]).relative_to(ROOT))
+    assert options == makefile
