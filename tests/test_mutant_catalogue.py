@@ -13,6 +13,7 @@ import pytest
 
 from drafts_api.settings import Settings
 from e2e.mutants.__main__ import Row, format_operators, format_table, format_totals, record_samples, write_kill_table
+from e2e.mutants._scheduling import scope_of
 from e2e.mutants.apps import mutant_app
 from e2e.mutants.backends import BACKEND_MUTANTS
 from e2e.mutants.catalogue import all_mutants, not_applicable
@@ -134,6 +135,40 @@ def test_the_plugin_runs_each_mutant_and_the_control_in_one_session(pytester: py
     assert backend["verdict"] == "killed" and backend["failed"][0].startswith("test_backend_is_the_real_one")
     assert backend["passed"] == 1 and backend["skipped"] == 1
     assert client["diagnosis"].startswith("(no gate diagnosis)") and not client["named"]
+
+
+def test_under_xdist_each_mutant_runs_on_one_worker_and_stops_at_its_kill(pytester: pytest.Pytester) -> None:
+    """Fails if: the mutant scheduler is not used (pytest-xdist's `load` spreads a mutant's tests over
+    both workers: each builds the mutant's servers, and one runs tests of a mutant the other killed)."""
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    pytester._monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    result = pytester.runpytest_subprocess(
+        "-n",
+        "2",
+        "-p",
+        "e2e.mutants.plugin",
+        "--gate-mutants=drops_progress,wire_no_heartbeats,wire_drop_progress",
+        "--gate-mutants-report=r.json",
+    )
+    result.assert_outcomes(passed=1 + 3 + 1 + 1, failed=3, skipped=2 + 1 + 1)
+    results = {r["name"]: r for r in json.loads((pytester.path / "r.json").read_text())["results"]}
+    for name, mutant in results.items():
+        assert len(mutant["workers"]) == 1, f"{name} ran on workers {mutant['workers']}"
+    assert {w for r in results.values() for w in r["workers"]} == {"gw0", "gw1"}, "both workers took mutants"
+    assert results["drops_progress"]["failed"] == ["test_client_is_the_real_one[drops_progress]"]
+    assert results["drops_progress"]["skipped"] == 2
+
+
+def test_the_scheduler_scopes_a_test_by_its_mutant_parameter_alone() -> None:
+    """Fails if: a mutant whose name begins another's takes the other's tests, a mutant parameter
+    beside another parameter is missed, or a test without one joins a mutant's scope."""
+    ids = ["control", "wire_drop", "wire_drop_progress"]
+    assert scope_of("e2e/t.py::test_x[wire_drop_progress]", ids) == "mutant:wire_drop_progress"
+    assert scope_of("e2e/t.py::test_x[redis-wire_drop]", ids) == "mutant:wire_drop"
+    assert scope_of("e2e/t.py::test_x[wire_drop-fakeredis]", ids) == "mutant:wire_drop"
+    assert scope_of("e2e/t.py::test_x[a-control-b]", ids) == "mutant:control"
+    assert scope_of("e2e/t.py::test_plain", ids) == "e2e/t.py::test_plain"
+    assert scope_of("e2e/t.py::test_x[wire_dropped]", ids) == "e2e/t.py::test_x[wire_dropped]"
 
 
 def test_a_survivor_and_a_failing_control_are_reported(pytester: pytest.Pytester) -> None:

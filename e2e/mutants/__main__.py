@@ -169,7 +169,7 @@ def pytest_command(args: argparse.Namespace, report: Path) -> list[str]:
     if args.record_samples is not None:
         command.append("--gate-mutants-record")
     if args.workers > 0:
-        command += ["-n", str(args.workers), "--dist", "load"]
+        command += ["-n", str(args.workers)]  # one worker per mutant: e2e/mutants/_scheduling.py
     else:
         command += ["-n", "0"]
     return [*command, *args.pytest_args]

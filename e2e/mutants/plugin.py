@@ -4,10 +4,9 @@ Each browser test is parametrized by a session-scoped `gate_mutant` (the control
 runs the tests grouped by mutant, swaps the servers between groups and launches the browser once.
 Fail-fast per mutant: once a test kills a mutant, its remaining tests are skipped; the control (and
 every equivalent variant) runs in full. Within a group the tests that kill the most run first.
-Under pytest-xdist, `--dist load` spreads every mutant over the workers; a kill is shared through
-a file per mutant in the work folder, so the other worker skips that mutant's remaining tests too
-(pytest-xdist's `loadgroup` would keep a mutant on one worker, but its groups are not applied to
-parametrized items here: measured with pytest-xdist 3.8). The controller
+Under pytest-xdist, each mutant's tests run on one worker (`_scheduling.MutantScheduling`): the
+servers are built once per mutant, not once per worker, and no worker runs a test of a mutant the
+other has already killed. The controller
 collects one result per mutant (verdict, the killing test, the first diagnosis line) and writes
 them as JSON for `python -m e2e.mutants`, which prints the table.
 """
@@ -15,7 +14,7 @@ them as JSON for `python -m e2e.mutants`, which prints the table.
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import time
 from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
@@ -23,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from xdist.remote import Producer
 
 from e2e.mutants import _fixtures
+from e2e.mutants._scheduling import MutantScheduling
 from e2e.mutants.apps import APPS, REFERENCE, mutant_app
 from e2e.mutants.catalogue import CONTROL, Mutant, all_mutants, equivalent_mutants
 from harness.evidence import EVIDENCE_FILE
@@ -36,6 +37,7 @@ _MUTANT_PROPERTY = "gate_mutant"
 _DIAGNOSIS_PROPERTY = "gate_diagnosis"
 _RULE_PROPERTY = "gate_rule"
 _EVIDENCE_PROPERTY = "gate_evidence_file"
+_WORKER_PROPERTY = "gate_worker"
 
 # Tests that kill the most mutants run first in each group (a kill ends the group early).
 KILLERS = (
@@ -86,6 +88,7 @@ class MutantResult:
     seconds: float = 0.0
     rules: list[str] = field(default_factory=list)  # the rule of each failure, in the order of `failed`
     expected_rule: str = ""  # set: every failure must be diagnosed by it (`Mutant.expected_rule`)
+    workers: list[str] = field(default_factory=list)  # the xdist workers that ran its tests (one, by design)
 
     @property
     def misnamed(self) -> list[str]:
@@ -113,8 +116,8 @@ class MutantResult:
 @dataclass
 class _State:
     mutants: list[Mutant]
-    kills: Path  # one file per killed mutant, shared by the xdist workers
-    killed: dict[str, str] = field(default_factory=dict)  # mutant -> the test that killed it
+    # mutant -> the test that killed it, in this process: a mutant's tests all run on one worker
+    killed: dict[str, str] = field(default_factory=dict)
     results: dict[str, MutantResult] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
@@ -171,11 +174,7 @@ def selected_mutants(config: pytest.Config) -> list[Mutant]:
 def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("gate_mutants", None):
         return
-    kills = config.invocation_params.dir / str(config.getoption("gate_mutants_dir")) / "kills"
-    state = config.stash[_STATE] = _State(selected_mutants(config), kills)
-    if not hasattr(config, "workerinput"):  # before any worker starts: no kill from an earlier session counts
-        shutil.rmtree(kills, ignore_errors=True)
-    kills.mkdir(parents=True, exist_ok=True)
+    state = config.stash[_STATE] = _State(selected_mutants(config))
     config.pluginmanager.register(_fixtures, "e2e.mutants._fixtures")
     if not hasattr(config, "workerinput"):  # the controller, or the only process: it sees every report
         report = config.getoption("gate_mutants_report")
@@ -186,8 +185,23 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = metafunc.config.stash.get(_STATE, None)
     if state is not None and "gate_mutant" in metafunc.fixturenames:
-        ids = ["control" if m is CONTROL else m.name for m in state.mutants]
+        ids = [mutant_id(m) for m in state.mutants]
         metafunc.parametrize("gate_mutant", state.mutants, ids=ids, indirect=True, scope="session")
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent under `-p no:xdist`
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> MutantScheduling | None:
+    state = config.stash.get(_STATE, None)
+    return None if state is None else MutantScheduling(config, log, (mutant_id(m) for m in state.mutants))
+
+
+def mutant_id(mutant: Mutant) -> str:
+    return "control" if mutant is CONTROL else mutant.name
+
+
+def test_name(nodeid: str) -> str:
+    """`test_x[mutant]` from a node id."""
+    return nodeid.split("::")[-1]
 
 
 def _mutant_of(item: pytest.Item) -> Mutant | None:
@@ -225,9 +239,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     if mutant.expected_rule:
         return  # runs every scenario: each failure's diagnosis is checked
-    kill = state.kills / mutant.name
-    if mutant.name in state.killed or kill.is_file():
-        pytest.skip(f"mutant {mutant.name} already killed by {state.killed.get(mutant.name) or kill.read_text()}")
+    if mutant.name in state.killed:
+        pytest.skip(f"mutant {mutant.name} already killed by {state.killed[mutant.name]}")
 
 
 def _diagnosis_line(report: pytest.TestReport) -> str:
@@ -249,6 +262,7 @@ def pytest_runtest_makereport(
     if state is None or mutant is None:
         return report
     report.user_properties.append((_MUTANT_PROPERTY, mutant.name))
+    report.user_properties.append((_WORKER_PROPERTY, os.environ.get("PYTEST_XDIST_WORKER", "")))
     collector = item.stash.get(EvidenceCollector.STASH_KEY, None)
     if report.failed and report.when == "call":
         report.user_properties.append((_DIAGNOSIS_PROPERTY, _diagnosis_line(report)))
@@ -257,8 +271,7 @@ def pytest_runtest_makereport(
             rule = (collector.output_dir / "diagnosis.txt").read_text(encoding="utf-8").split("]", 1)[0].lstrip("[")
             report.user_properties.append((_RULE_PROPERTY, rule))
         if not mutant.must_pass:
-            state.killed.setdefault(mutant.name, item.nodeid)
-            (state.kills / mutant.name).write_text(item.nodeid, encoding="utf-8")
+            state.killed.setdefault(mutant.name, test_name(item.nodeid))
     elif report.passed and report.when == "call" and mutant is CONTROL and collector is not None:
         if item.config.getoption("gate_mutants_record"):
             saved = collector.evidence().save(collector.output_dir)
@@ -277,7 +290,10 @@ def _record(state: _State, report: pytest.TestReport) -> None:
         MutantResult(mutant.name, mutant.side, mutant.operator, mutant.summary, expected_rule=mutant.expected_rule),
     )
     result.seconds += report.duration
-    test = report.nodeid.split("::")[-1]
+    worker = str(properties.get(_WORKER_PROPERTY, ""))
+    if worker and worker not in result.workers:
+        result.workers.append(worker)
+    test = test_name(report.nodeid)
     if report.when == "call" and report.passed:
         result.passed += 1
         if _EVIDENCE_PROPERTY in properties:
