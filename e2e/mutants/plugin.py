@@ -199,7 +199,7 @@ def mutant_id(mutant: Mutant) -> str:
     return "control" if mutant is CONTROL else mutant.name
 
 
-def test_name(nodeid: str) -> str:
+def _test_of(nodeid: str) -> str:
     """`test_x[mutant]` from a node id."""
     return nodeid.split("::")[-1]
 
@@ -271,7 +271,7 @@ def pytest_runtest_makereport(
             rule = (collector.output_dir / "diagnosis.txt").read_text(encoding="utf-8").split("]", 1)[0].lstrip("[")
             report.user_properties.append((_RULE_PROPERTY, rule))
         if not mutant.must_pass:
-            state.killed.setdefault(mutant.name, test_name(item.nodeid))
+            state.killed.setdefault(mutant.name, _test_of(item.nodeid))
     elif report.passed and report.when == "call" and mutant is CONTROL and collector is not None:
         if item.config.getoption("gate_mutants_record"):
             saved = collector.evidence().save(collector.output_dir)
@@ -293,7 +293,7 @@ def _record(state: _State, report: pytest.TestReport) -> None:
     worker = str(properties.get(_WORKER_PROPERTY, ""))
     if worker and worker not in result.workers:
         result.workers.append(worker)
-    test = test_name(report.nodeid)
+    test = _test_of(report.nodeid)
     if report.when == "call" and report.passed:
         result.passed += 1
         if _EVIDENCE_PROPERTY in properties:
