@@ -37,9 +37,5 @@ def scope_of(nodeid: str, mutant_ids: Iterable[str]) -> str:
     """The mutant id among the node id's parameters, else the node id itself."""
     _, bracket, params = nodeid.partition("[")
     params = params.removesuffix("]") if bracket else ""
-    for mutant in mutant_ids:
-        if params == mutant or params.startswith(f"{mutant}-") or params.endswith(f"-{mutant}"):
-            return f"mutant:{mutant}"
-        if f"-{mutant}-" in params:
-            return f"mutant:{mutant}"
-    return nodeid
+    padded = f"-{params}-"  # each parameter id between dashes, the first and last ones too
+    return next((f"mutant:{mutant}" for mutant in mutant_ids if f"-{mutant}-" in padded), nodeid)
