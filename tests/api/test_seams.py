@@ -106,8 +106,11 @@ def test_store_factory_serves_a_stale_draft(make_backend: BackendFactory) -> Non
     ids = []
     for topic in ("First draft", "Second draft"):
         accepted, run = backend.start_generation(topic=topic)
-        run.succeed(title=topic)
+        # The stream opens while the task is STARTED: `succeed()` returns once the generator has
+        # returned, before the job writes SUCCESS, so a stream opened after it may still see `started`.
         with backend.stream(accepted.stream_url) as stream:
+            stream.expect("started")
+            run.succeed(title=topic)
             ids.append(stream.expect("success")["draft"]["id"])
     assert backend.client.get(draft_path(ids[1])).json()["title"] == "First draft"
 
@@ -116,7 +119,8 @@ def test_generation_subclass_reorders_the_writes(make_backend: BackendFactory) -
     """fails if: `DraftsApi.generation` is not what the job runs."""
     backend = make_backend(app_parts={"handlers": NeverSavedApi})
     accepted, run = backend.start_generation()
-    run.succeed()
     with backend.stream(accepted.stream_url) as stream:
+        stream.expect("started")  # opened before SUCCESS is written, as above
+        run.succeed()
         draft_id = stream.expect("success")["draft"]["id"]
     assert backend.client.get(draft_path(draft_id)).status_code == 404  # announced, never saved
