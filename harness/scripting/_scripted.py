@@ -167,7 +167,11 @@ class ScriptedRun(RunSteps):
     def succeed(
         self, title: str | None = None, body: str | None = None, *, timeout: float = DEFAULT_STEP_TIMEOUT_S
     ) -> None:
-        """End the generation with a draft; returns once the generator has returned it."""
+        """End the generation with a draft; returns once the generator has returned it.
+
+        The job then saves the draft and writes SUCCESS on its own: a stream opened right after
+        this may still see `started` first, so open it before (or wait for the state).
+        """
         self._send(Succeed(title, body), timeout)
 
     def fail(self, message: str, *, timeout: float = DEFAULT_STEP_TIMEOUT_S) -> None:
