@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from harness.contract import DRAFTS_API, AppContract, EventNames, PayloadPaths
+from harness.contract import DRAFTS_API, AppContract, EventNames, PayloadPaths, Timings
 from harness.diagnosis import FILES, LAST_RESORT, RULES, Diagnosis, Rule, diagnose, summary, write_report
 from harness.evidence import (
     SCHEMA_VERSION,
@@ -34,6 +34,7 @@ from harness.evidence import (
     WireFrame,
     WireStream,
 )
+from harness.plugin._fixtures import TEST_HEARTBEAT_POLLS, TEST_RETRY_MS
 
 SAMPLES = Path(__file__).with_name("evidence_samples")
 
@@ -92,6 +93,13 @@ RECORDED: dict[str, tuple[str, list[str]]] = {
 
 HEALTHY = sorted(p.stem for p in SAMPLES.glob("healthy*.json"))  # passing tests: no fault rule may fire
 
+# The contract the gate's samples were recorded under: drafts_api with the harness's test timings
+# (harness/plugin/_fixtures.py `gate_contract`, the default `gate_poll_interval` of 0.05 s).
+GATE_CONTRACT = replace(
+    DRAFTS_API,
+    timings=Timings(poll_interval_s=0.05, heartbeat_interval_s=0.05 * TEST_HEARTBEAT_POLLS, retry_ms=TEST_RETRY_MS),
+)
+
 
 def load(name: str) -> Evidence:
     return Evidence.load(SAMPLES / f"{name}.json")
@@ -124,7 +132,7 @@ def test_every_recorded_sample_has_an_expectation() -> None:
 @pytest.mark.parametrize("sample", sorted(name for name, entry in INDEX.items() if entry["rule"]))
 def test_a_re_recorded_kill_is_still_diagnosed_by_the_same_rule(sample: str) -> None:
     """Fails if: a rule change moves a recorded kill to another rule (or to the fallback) unnoticed."""
-    assert diagnose(load(sample)).rule == INDEX[sample]["rule"], INDEX[sample]["line"]
+    assert diagnose(load(sample), GATE_CONTRACT).rule == INDEX[sample]["rule"], INDEX[sample]["line"]
 
 
 @pytest.mark.parametrize("sample", sorted(RECORDED))
@@ -139,10 +147,15 @@ def test_recorded_failure_is_explained(sample: str) -> None:
 @pytest.mark.parametrize("sample", HEALTHY)
 def test_no_rule_fires_on_a_healthy_run(sample: str) -> None:
     evidence = load(sample)
-    fired = {rule.__name__: found.line for rule in RULES if (found := rule(evidence, DRAFTS_API)) is not None}
+    fired = {
+        f"{rule.__name__} ({contract.timings})": found.line
+        for contract in (DRAFTS_API, GATE_CONTRACT)
+        for rule in RULES
+        if (found := rule(evidence, contract)) is not None
+    }
     assert fired == {}
     # A healthy stream is described, never blamed: only a last-resort line or the plain summary.
-    assert diagnose(evidence).rule in {"summary", *(rule.__name__ for rule in LAST_RESORT)}
+    assert diagnose(evidence, GATE_CONTRACT).rule in {"summary", *(rule.__name__ for rule in LAST_RESORT)}
 
 
 def test_healthy_samples_cover_the_happy_path_and_recoveries() -> None:
@@ -665,6 +678,47 @@ def test_a_huge_retry_is_named_when_the_connection_dropped(healthy: Evidence) ->
     healthy.eventsource.dispatches.append(PageDispatch(source_id=source, type="error", t=5.0, ready_state=0))
     found = _rule("retry_too_long")(healthy)
     assert found is not None and "`retry: 60000`" in found.line
+
+
+def _dropped_and_waiting(evidence: Evidence, waited: float) -> None:
+    """The page's only stream drops and EventSource (CONNECTING) has not reconnected `waited` s later."""
+    stream, source = _stream(evidence), evidence.eventsource.sources[0]
+    drop = stream.opened_at + 0.05
+    stream.frames = [f for f in stream.frames if f.t <= drop]
+    stream.ended_by, stream.closed_at = "error", drop
+    evidence.eventsource.closes, evidence.navigations = [], [n for n in evidence.navigations if n.t <= source.t]
+    evidence.eventsource.dispatches.append(
+        PageDispatch(source_id=source.source_id, type="error", t=drop, ready_state=0, listeners_called=1)
+    )
+    evidence.collected_at = drop + waited
+
+
+def test_a_reconnect_still_pending_names_the_missing_or_longer_retry(healthy: Evidence) -> None:
+    """Fails if: the rule ignores what the stream sent as `retry:` (a declared one that is kept, a longer
+    one, none), blames the delay before even the declared one passed, or fires after a reconnect, a
+    close() or for an app that declares no `retry:`."""
+    contract = replace(DRAFTS_API, timings=Timings(retry_ms=250))
+    rule = _raw("reconnect_pending")
+    _dropped_and_waiting(healthy, waited=2.0)
+    assert _stream(healthy).frames[0].retry_ms == 300
+    assert rule(healthy, contract) is None, "a `retry: 300` lapsed 2 s ago: the delay is not why it waits"
+    _replace_frame(healthy, "", retry_ms=10_000)
+    assert rule(healthy, replace(DRAFTS_API, timings=Timings(retry_ms=10_000))) is None, "the declared retry"
+    found = rule(healthy, contract)
+    assert found is not None and "`retry: 10000`, the app declares 250 ms" in found.line, found
+    assert "lost /stream 2.0 s before the failure and was still waiting to reconnect" in found.line
+    _replace_frame(healthy, "", retry_ms=None, kind="comment")  # the stream sent no `retry:`
+    found = rule(healthy, contract)
+    assert found is not None and "no `retry:` reached the browser (the app declares 250 ms)" in found.line
+    assert rule(healthy, replace(DRAFTS_API, timings=Timings(retry_ms=None))) is None, "the app relies on the default"
+    healthy.collected_at -= 1.9  # 0.1 s after the drop: not even the declared delay has passed
+    assert rule(healthy, contract) is None
+    healthy.collected_at += 1.9
+    healthy.eventsource.closes = [PageClose(source_id=healthy.eventsource.sources[0].source_id, t=healthy.collected_at)]
+    assert rule(healthy, contract) is None, "the page closed it: it will never reconnect"
+    healthy.eventsource.closes = []
+    healthy.streams.append(replace(_stream(healthy), opened_at=healthy.collected_at - 1.0, frames=[]))
+    assert rule(healthy, contract) is None, "it did reconnect"
 
 
 def test_a_backend_error_is_the_last_resort_line(healthy: Evidence) -> None:

@@ -50,6 +50,7 @@ from harness.diagnosis._timing import (
     buffered_stream,
     disconnect_not_noticed,
     idle_cut,
+    reconnect_pending,
     retry_too_long,
     stream_kept_open_after_done,
 )
@@ -97,6 +98,7 @@ RULES: tuple[Rule, ...] = (
     reconnect_after_end,
     endless_reconnects,
     retry_too_long,
+    reconnect_pending,
     stream_kept_open_after_done,
 )
 

@@ -11,7 +11,12 @@ from harness.diagnosis._base import (
     kinds,
     stream_header_hint,
 )
-from harness.evidence import Evidence, WireFrame, describe_sequence
+from harness.evidence import Evidence, PageEventSource, WireFrame, describe_sequence, path_of
+
+# The reconnection time EventSource uses until a `retry:` sets one: implementation-defined by the HTML
+# standard (Chromium and WebKit 3 s, Firefox 5 s), so it is named, not computed.
+_BROWSER_DEFAULT_RETRY = "3 s in Chromium, 5 s in Firefox"
+_BROWSER_DEFAULT_RETRY_MAX_S = 5.0
 
 
 def _hint_for(frame: WireFrame, evidence: Evidence) -> str:
@@ -60,7 +65,15 @@ def buffered_stream(evidence: Evidence, contract: AppContract) -> Diagnosis | No
             )
     for stream in evidence.event_streams():
         age = evidence.collected_at - (stream.response_started_at or stream.opened_at)
-        if stream.ended_by is None and stream.status == 200 and not stream.events and stream.bytes_sent and age >= 2:
+        # A stream's first poll sends the current state at once: open STALLED_AGE_S with bytes (a
+        # `retry:`, heartbeats) but no event, it withholds what the page is waiting for.
+        if (
+            stream.ended_by is None
+            and stream.status == 200
+            and not stream.events
+            and stream.bytes_sent
+            and age >= STALLED_AGE_S
+        ):
             kinds_sent = describe_sequence(f.kind for f in stream.frames)
             return Diagnosis(
                 "silent_stream",
@@ -166,3 +179,57 @@ def retry_too_long(evidence: Evidence, contract: AppContract) -> Diagnosis | Non
                     "page gives up or hangs first",
                 )
     return None
+
+
+def reconnect_pending(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The page's EventSource lost its stream and was still waiting to reconnect when the test gave up,
+    because the stream's reconnection time is not the one the app declares: no `retry:` reached the
+    browser (so its own default applies), or a longer one did."""
+    declared = contract.timings.retry_ms
+    if declared is None:
+        return None  # the app relies on the browser's default: waiting for it is no fault of the stream
+    for source in evidence.eventsource.sources:
+        drops = [
+            d
+            for d in evidence.eventsource.dispatches
+            if d.source_id == source.source_id and d.type == "error" and not d.message_event and d.ready_state == 0
+        ]
+        if not drops or evidence.closed_at(source) is not None or evidence.left_page_at(source) is not None:
+            continue
+        drop, path = drops[-1], path_of(source.resolved_url)
+        if _reconnected(evidence, source, drop.t):
+            continue
+        waited = evidence.collected_at - drop.t
+        retries = [
+            f.retry_ms
+            for stream in evidence.streams
+            if stream.path == path and stream.opened_at <= drop.t
+            for f in stream.frames
+            if f.kind == "retry" and f.retry_ms is not None
+        ]
+        if waited * 1000 <= declared:
+            continue  # not even the declared delay has passed: too early to blame the delay
+        if retries:
+            if retries[-1] <= declared or waited * 1000 >= retries[-1]:
+                continue
+            cause = f"the stream set `retry: {retries[-1]}`, the app declares {declared} ms"
+        elif waited < _BROWSER_DEFAULT_RETRY_MAX_S:
+            cause = (
+                f"no `retry:` reached the browser (the app declares {declared} ms), so its default reconnection "
+                f"time applies ({_BROWSER_DEFAULT_RETRY})"
+            )
+        else:
+            continue
+        return Diagnosis(
+            "reconnect_pending",
+            f"the page's EventSource lost {path} {waited:.1f} s before the failure and was still waiting to "
+            f"reconnect: {cause}",
+        )
+    return None
+
+
+def _reconnected(evidence: Evidence, source: PageEventSource, after: float) -> bool:
+    path = path_of(source.resolved_url)
+    return any(s.path == path and s.opened_at > after for s in evidence.streams) or any(
+        path_of(r.url) == path and r.t > after for r in evidence.stream_connections()
+    )
