@@ -3,6 +3,7 @@ plugin group, fail fast and report, does the table tell the truth."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 from dataclasses import asdict
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from drafts_api.settings import Settings
+from e2e.mutants import _kill_order as kill_order
 from e2e.mutants.__main__ import Row, format_operators, format_table, format_totals, record_samples, write_kill_table
 from e2e.mutants._scheduling import scope_of
 from e2e.mutants.apps import mutant_app
@@ -169,6 +171,73 @@ def test_the_scheduler_scopes_a_test_by_its_mutant_parameter_alone() -> None:
     assert scope_of("e2e/t.py::test_x[a-control-b]", ids) == "mutant:control"
     assert scope_of("e2e/t.py::test_plain", ids) == "e2e/t.py::test_plain"
     assert scope_of("e2e/t.py::test_x[wire_dropped]", ids) == "e2e/t.py::test_x[wire_dropped]"
+
+
+def test_a_mutants_last_known_killer_runs_first_in_its_group(pytester: pytest.Pytester) -> None:
+    """Fails if: the kill order is ignored (the mutant first passes the scenarios before its killer),
+    or a stale entry (a test that no longer exists) breaks the run instead of only ordering it."""
+    order = {"drafts_api": {"wire_no_heartbeats": "test_after_the_kill", "drops_progress": "test_renamed_since"}}
+    (pytester.path / "order.json").write_text(json.dumps(order))
+    args = (
+        "-p",
+        "e2e.mutants.plugin",
+        "--gate-mutants=wire_no_heartbeats,drops_progress",
+        "--gate-mutants-report=r.json",
+    )
+    # wire_no_heartbeats's backend fails both backend tests: listed first, `test_after_the_kill` kills it.
+    pytester.makepyfile(
+        test_scenarios=SCENARIOS.replace(
+            "def test_after_the_kill(gate_options):\n    assert gate_options.sse_client is None",
+            "def test_after_the_kill(gate_options):\n    assert gate_options.backend_app is None",
+        )
+    )
+    _run(pytester, *args, "--gate-mutants-kill-order=order.json")
+    results = {r["name"]: r for r in json.loads((pytester.path / "r.json").read_text())["results"]}
+    backend, client = results["wire_no_heartbeats"], results["drops_progress"]
+    assert backend["failed"] == ["test_after_the_kill[wire_no_heartbeats]"], backend
+    assert (backend["passed"], backend["skipped"]) == (0, 2), "the known killer ran first: nothing before it"
+    assert client["verdict"] == "killed" and client["failed"][0].startswith("test_client_is_the_real_one")
+    _run(pytester, *args, "--gate-mutants-kill-order=")
+    without = {r["name"]: r for r in json.loads((pytester.path / "r.json").read_text())["results"]}
+    assert without["wire_no_heartbeats"]["failed"][0].startswith("test_backend_is_the_real_one"), "file order"
+
+
+def test_a_broken_kill_order_file_is_a_usage_error_naming_it(pytester: pytest.Pytester) -> None:
+    (pytester.path / "order.json").write_text('{"drafts_api": ["not", "a", "map"]}')
+    result = _run(pytester, "-p", "e2e.mutants.plugin", "--gate-mutants=all", "--gate-mutants-kill-order=order.json")
+    assert "--gate-mutants-kill-order:" in result.stderr.str() and "['not', 'a', 'map']" in result.stderr.str()
+
+
+def test_writing_the_kill_order_keeps_other_apps_and_drops_the_parameters(tmp_path: Path) -> None:
+    path = tmp_path / "kill_order.json"
+    path.write_text(json.dumps({"other_app": {"m9": "test_z"}, "drafts_api": {"gone": "test_old"}}))
+    results = [
+        {"name": "(correct system)", "side": "control", "failed": []},
+        {"name": "equivalent_x", "side": "equivalent", "failed": ["test_q[chromium-equivalent_x]"]},
+        {"name": "m1", "side": "client", "failed": ["test_y[chromium-m1]", "test_w[chromium-m1]"]},
+        {"name": "m2", "side": "backend", "failed": []},
+    ]
+    assert kill_order.write(path, "drafts_api", results) == {"m1": "test_y"}
+    assert kill_order.load(path, "drafts_api") == {"m1": "test_y"}
+    assert kill_order.load(path, "other_app") == {"m9": "test_z"}
+    assert kill_order.load(tmp_path / "absent.json", "drafts_api") == {}
+
+
+@pytest.mark.parametrize("app", ["drafts_api", "production_shape"])
+def test_the_committed_kill_order_names_real_mutants_and_scenarios(app: str, tmp_path: Path) -> None:
+    """Fails if: kill_order.json went stale (a renamed test or mutant): refresh it with
+    `make mutants MUTANTS_ARGS=--write-kill-order` (and `--app production_shape`)."""
+    first = kill_order.load(kill_order.KILL_ORDER_FILE, app)
+    assert first, f"no kill order for {app} in {kill_order.KILL_ORDER_FILE}"
+    mutants = {m.name for m in all_mutants(tmp_path, mutant_app(app))}
+    scenarios = {
+        node.name
+        for source in (REPO_ROOT / "e2e").glob("test_*.py")
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    }
+    assert not set(first) - mutants, f"unknown mutants: {sorted(set(first) - mutants)}"
+    assert not set(first.values()) - scenarios, f"unknown scenarios: {sorted(set(first.values()) - scenarios)}"
 
 
 def test_a_survivor_and_a_failing_control_are_reported(pytester: pytest.Pytester) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from e2e.mutants import _kill_order
 from e2e.mutants.apps import APPS, REFERENCE, MutantApp, mutant_app
 from e2e.mutants.catalogue import CONTROL, all_mutants, equivalent_mutants, not_applicable
 from harness.evidence import SCHEMA_VERSION
@@ -250,6 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="do not run pytest: print the table (and record samples) from the last run's results.json",
     )
+    parser.add_argument(
+        "--write-kill-order",
+        action="store_true",
+        help=f"record each mutant's killing test in {_kill_order.KILL_ORDER_FILE.relative_to(REPO_ROOT)} "
+        "(this app's section), so that the next run tries it first; commit the file",
+    )
     parser.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     args = parser.parse_args(argv)
 
@@ -294,6 +301,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = float(json.loads(report.read_text(encoding="utf-8"))["seconds"]) if args.from_results else 0.0
     results = json.loads(report.read_text(encoding="utf-8"))["results"]
     rows = [Row.from_json(r) for r in results]
+    if args.write_kill_order:
+        kills = _kill_order.write(_kill_order.KILL_ORDER_FILE, app.name, results)
+        print(f"mutants: {len(kills)} killing tests of {app.name} written to {_kill_order.KILL_ORDER_FILE}")
     if args.record_samples is not None:
         print(record_samples(results, args.record_samples, args.workdir / "evidence"))
     print(f"mutants: run report with the kill table: {write_kill_table(rows, args.workdir / 'evidence')}")

@@ -3,7 +3,8 @@
 Each browser test is parametrized by a session-scoped `gate_mutant` (the control first), so pytest
 runs the tests grouped by mutant, swaps the servers between groups and launches the browser once.
 Fail-fast per mutant: once a test kills a mutant, its remaining tests are skipped; the control (and
-every equivalent variant) runs in full. Within a group the tests that kill the most run first.
+every equivalent variant) runs in full. Within a group the mutant's last known killer runs first
+(`_kill_order.py`), then the tests that kill the most.
 Under pytest-xdist, each mutant's tests run on one worker (`_scheduling.MutantScheduling`): the
 servers are built once per mutant, not once per worker, and no worker runs a test of a mutant the
 other has already killed. The controller
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 from xdist.remote import Producer
 
-from e2e.mutants import _fixtures
+from e2e.mutants import _fixtures, _kill_order
 from e2e.mutants._scheduling import MutantScheduling
 from e2e.mutants.apps import APPS, REFERENCE, mutant_app
 from e2e.mutants.catalogue import CONTROL, Mutant, all_mutants, equivalent_mutants
@@ -116,6 +117,7 @@ class MutantResult:
 @dataclass
 class _State:
     mutants: list[Mutant]
+    first: Mapping[str, str] = field(default_factory=dict)  # mutant -> its last known killer (`_kill_order`)
     # mutant -> the test that killed it, in this process: a mutant's tests all run on one worker
     killed: dict[str, str] = field(default_factory=dict)
     results: dict[str, MutantResult] = field(default_factory=dict)
@@ -151,6 +153,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also save the evidence of every passing control test (healthy samples) next to the failures'",
     )
     group.addoption("--gate-mutants-report", default=None, help="write one result per mutant here (JSON)")
+    group.addoption(
+        "--gate-mutants-kill-order",
+        default=str(_kill_order.KILL_ORDER_FILE),
+        help="JSON of each mutant's last known killer, run first in its group ('' for none; "
+        "default e2e/mutants/kill_order.json)",
+    )
 
 
 def selected_mutants(config: pytest.Config) -> list[Mutant]:
@@ -174,7 +182,16 @@ def selected_mutants(config: pytest.Config) -> list[Mutant]:
 def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("gate_mutants", None):
         return
-    state = config.stash[_STATE] = _State(selected_mutants(config))
+    kill_order = str(config.getoption("gate_mutants_kill_order"))
+    try:
+        first = (
+            _kill_order.load(config.invocation_params.dir / kill_order, str(config.getoption("gate_mutants_app")))
+            if kill_order
+            else {}
+        )
+    except ValueError as error:
+        raise pytest.UsageError(f"--gate-mutants-kill-order: {error}") from error
+    state = config.stash[_STATE] = _State(selected_mutants(config), first)
     config.pluginmanager.register(_fixtures, "e2e.mutants._fixtures")
     if not hasattr(config, "workerinput"):  # the controller, or the only process: it sees every report
         report = config.getoption("gate_mutants_report")
@@ -218,11 +235,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     order = {m.name: index for index, m in enumerate(state.mutants)}
     rank = {name: index for index, name in enumerate(KILLERS)}
 
-    def key(indexed: tuple[int, pytest.Item]) -> tuple[int, int, int]:
+    def key(indexed: tuple[int, pytest.Item]) -> tuple[int, bool, int, int]:
         index, item = indexed
         mutant = _mutant_of(item)
         function = getattr(item, "originalname", item.name)
-        return (order[mutant.name] if mutant else -1, rank.get(function, len(rank)), index)
+        known_killer = mutant is not None and state.first.get(mutant.name) == function
+        return (order[mutant.name] if mutant else -1, not known_killer, rank.get(function, len(rank)), index)
 
     items[:] = [item for _, item in sorted(enumerate(items), key=key)]
 
