@@ -34,7 +34,7 @@ from harness.evidence import (
     WireFrame,
     WireStream,
 )
-from harness.plugin._fixtures import TEST_HEARTBEAT_POLLS, TEST_RETRY_MS
+from harness.plugin import TEST_HEARTBEAT_POLLS, TEST_RETRY_MS
 
 SAMPLES = Path(__file__).with_name("evidence_samples")
 

@@ -85,6 +85,8 @@ def test_make_serve_banner() -> None:
             process.kill()
     assert SECRET not in banner
     assert f"Redis: {SHOWN}" in banner, banner
+    # Ctrl-C during start-up (right after the first line) still stops both servers cleanly.
+    assert process.returncode == 0, f"serve exited with {process.returncode} on a Ctrl-C during start-up"
 
 
 def test_redis_reachable_script() -> None:
