@@ -43,7 +43,10 @@ def test_generation_inputs_reach_the_backend(
     new_draft.generate()
     body = gate_scripted.next_run().request_body
     sent = {f.name: read_path(body, f.body_path) for f in gate_contract.form}
-    assert sent == {f.name: f.to_json(typed[f.name]) for f in gate_contract.form}, body
+    expected = {f.name: f.to_json(typed[f.name]) for f in gate_contract.form}
+    # The message leads with what differs: it is the tail of the gate's one-line diagnosis.
+    lost = {name: f"{sent[name]!r} instead of {value!r}" for name, value in expected.items() if sent[name] != value}
+    assert not lost, f"form inputs that did not reach the generator as typed: {lost}; request body {body}"
 
 
 def test_status_shows_starting_before_any_event(new_draft: NewDraftPage, gate_scripted: Scripted) -> None:

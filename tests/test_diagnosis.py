@@ -451,6 +451,32 @@ def test_a_healthy_stream_says_so_and_names_the_failure_elsewhere(healthy: Evide
     assert _raw("stream_healthy")(healthy, DRAFTS_API) is None
 
 
+def test_a_failure_before_any_event_was_due_says_the_stream_is_not_at_fault(healthy: Evidence) -> None:
+    """Fails if: a test that fails right after the click (an input lost on its way) gets the fallback,
+    or the line also covers a stream that had time to send, sent something, or failed."""
+    source = healthy.eventsource.sources[0]
+    healthy.streams, healthy.navigations = [], []  # the stream request not even answered yet
+    healthy.eventsource.dispatches, healthy.eventsource.closes = [], []
+    healthy.failure_text = "AssertionError: form inputs that did not reach the generator as typed: {'audience': ...}"
+    healthy.collected_at = source.t + 0.3
+    diagnosis = diagnose(healthy)
+    assert diagnosis.rule == "failed_before_the_stream", diagnosis.line
+    assert diagnosis.line == (
+        "stream not at fault: the test failed 0.3 s after the page opened its EventSource, before any event "
+        "was due; the failure is elsewhere: AssertionError: form inputs that did not reach the generator as "
+        "typed: {'audience': ...}"
+    )
+    rule = _raw("failed_before_the_stream")
+    healthy.collected_at = source.t + 1.5
+    assert rule(healthy, DRAFTS_API) is None, "a first event could be overdue by now"
+    healthy.collected_at = source.t + 0.3
+    healthy.eventsource.dispatches = [PageDispatch(source_id=source.source_id, type="error", t=source.t + 0.1)]
+    assert rule(healthy, DRAFTS_API) is None, "the stream already failed"
+    healthy.eventsource.dispatches = []
+    healthy.streams = [replace(_stream(load("healthy")), ended_by=None, closed_at=None)]
+    assert rule(healthy, DRAFTS_API) is None, "events were sent: stream_healthy's or a fault rule's case"
+
+
 def test_details_carry_the_context(healthy: Evidence) -> None:
     details = diagnose(load("named_event_mismatch")).details
     assert any(d.startswith("wire: #") and "6 events [started, progress x3, success, done]" in d for d in details)

@@ -7,7 +7,7 @@ from collections import Counter
 from urllib.parse import unquote
 
 from harness.contract import AppContract
-from harness.diagnosis._base import CONNECTION_LOST, SAME_DISPATCH_S, Diagnosis, first_line, quote
+from harness.diagnosis._base import CONNECTION_LOST, SAME_DISPATCH_S, STALLED_AGE_S, Diagnosis, first_line, quote
 from harness.evidence import Evidence, PageRequest, path_of
 
 _TAG = re.compile(r"<[^>]*>")
@@ -278,6 +278,28 @@ def stream_healthy(evidence: Evidence, contract: AppContract) -> Diagnosis | Non
         "stream_healthy",
         f"stream healthy: the backend sent [{', '.join(dict.fromkeys(f.event for f in sent))}] and the page's "
         f"listeners received every event; the failure is elsewhere: {failure}",
+    )
+
+
+def failed_before_the_stream(evidence: Evidence, contract: AppContract) -> Diagnosis | None:
+    """The test failed right after the page opened its EventSource, before any event was due: nothing
+    on the stream can be at fault yet (a form input lost on its way, an assertion on the request),
+    and the line says so with the test's own failure."""
+    sources = evidence.eventsource.sources
+    if not sources or any(evidence.wire_events()) or evidence.page_errors():
+        return None
+    if any(d.type == "error" for d in evidence.eventsource.dispatches):
+        return None
+    if any(s.ended_by == "error" or (s.status is not None and s.status != 200) for s in evidence.streams):
+        return None
+    age = evidence.collected_at - min(source.t for source in sources)
+    if not 0 <= age < STALLED_AGE_S:
+        return None  # long enough for a first event to be overdue: a stream rule's business
+    failure = first_line(evidence.failure_text, 200) or "(no failure message)"
+    return Diagnosis(
+        "failed_before_the_stream",
+        f"stream not at fault: the test failed {age:.1f} s after the page opened its EventSource, before any "
+        f"event was due; the failure is elsewhere: {failure}",
     )
 
 

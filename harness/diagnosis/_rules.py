@@ -35,6 +35,7 @@ from harness.diagnosis._page import (
     closed_before_terminal,
     duplicate_generation,
     endless_reconnects,
+    failed_before_the_stream,
     gave_up_on_transport_error,
     page_error,
     payload_misread,
@@ -109,6 +110,7 @@ LAST_RESORT: tuple[Rule, ...] = (
     draft_mismatch,
     backend_sent_error,
     stream_healthy,
+    failed_before_the_stream,
 )
 
 
