@@ -279,6 +279,18 @@ def test_durations_are_refreshed_by_a_scheduled_full_run_and_uploaded() -> None:
     assert ".test_durations" in uploads, uploads
 
 
+def test_the_kill_order_is_refreshed_for_both_apps_by_the_scheduled_run_and_uploaded() -> None:
+    """Fails if: nothing re-records the mutants' killing tests (the order goes stale and the check slow)."""
+    jobs = load_workflow(WORKFLOWS / "durations.yml")["jobs"]
+    steps = [step for job in jobs.values() for step in job["steps"]]
+    runs = [step.get("run", "") for step in steps]
+    uploads = [s["with"]["path"] for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+
+    assert any("MUTANTS_ARGS=--write-kill-order" in run for run in runs), runs
+    assert any("--app production_shape --write-kill-order" in run for run in runs), runs
+    assert "e2e/mutants/kill_order.json" in uploads, uploads
+
+
 def test_a_job_runs_the_suite_on_a_real_redis_service_and_cannot_skip_it() -> None:
     jobs = load_workflow(WORKFLOWS / "e2e.yml")["jobs"]
     with_redis = {name: job for name, job in jobs.items() if "redis" in job.get("services", {})}
