@@ -159,6 +159,11 @@ def pytest_command(args: argparse.Namespace, report: Path) -> list[str]:
         "no:cacheprovider",
         "-p",
         "e2e.mutants.plugin",
+        # Imported by their entry points in every process, used by no e2e scenario: 3 s each (Makefile).
+        "-p",
+        "no:hypothesispytest",
+        "-p",
+        "no:schemathesis",
         f"--gate-mutants={args.only or 'all'}",
         f"--gate-mutants-dir={args.workdir}",
         f"--gate-mutants-app={args.app.name}",
