@@ -77,11 +77,7 @@ $(BROWSER_READY): $(INSTALLED)
 # harness's SSE evidence) when a session starts, so the real-Redis pass writes to a folder of its
 # own instead of wiping the first pass's evidence. JUNIT_DIR=dir adds one JUnit XML per pass.
 junit = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$(1).xml)
-# hypothesis and schemathesis register pytest plugins through entry points, so every session imports
-# them: 3 s of the 6 s before collection ends, in the controller and in each xdist worker (measured:
-# `pytest e2e --co` 6.0 s with them, 3.0 s without). The e2e suite uses neither (tests/api does).
-E2E_PLUGINS_OFF = -p no:hypothesispytest -p no:schemathesis
-E2E_ARGS = e2e $(E2E_PLUGINS_OFF) -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(call junit,e2e) $(PYTEST_ARGS)
+E2E_ARGS = e2e -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(call junit,e2e) $(PYTEST_ARGS)
 # SHARD=i/N: pytest-split's group i of N (least_duration, by $(DURATIONS)); a shard that selects no
 # test exits 0 with a message, the gate's JUnit merge fails when no shard ran any (scripts/shards.py).
 E2E_PASS = $(if $(SHARD),$(BIN)/python scripts/shards.py run --shard '$(SHARD)' --durations $(DURATIONS) --,$(PYTEST)) \
@@ -91,7 +87,7 @@ ALL_PASS = $(PYTEST) tests e2e -n $(WORKERS) --browser $(BROWSER) $(call junit,t
 # factory, its client module over the stub page); its known findings are strict expected failures.
 PRODUCTION_SHAPE_ARGS = --gate-contract examples.production_shape.contract:CONTRACT \
 	--backend-app examples.production_shape.gate:create_gate_app --frontend-dir examples/production_shape/frontend
-SECOND_APP_PASS = $(PYTEST) e2e $(E2E_PLUGINS_OFF) -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(PRODUCTION_SHAPE_ARGS) \
+SECOND_APP_PASS = $(PYTEST) e2e -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(PRODUCTION_SHAPE_ARGS) \
 	--output test-results/production-shape $(call junit,e2e-production-shape) $(PYTEST_ARGS)
 # Every mutant must be killed and the correct system must pass: one pytest session runs the catalogue,
 # each mutant stopped at its first failing test (a kill is a kill), the control in full.
@@ -110,11 +106,13 @@ e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 
 # worker would write the file too, racing the controller), all tests re-timed (--clean-durations).
 # CI refreshes it on a schedule (.github/workflows/durations.yml); commit the result.
 durations: $(BROWSER_READY) ## re-time the e2e suite into .test_durations (for SHARD=)
-	$(PYTEST) e2e $(E2E_PLUGINS_OFF) -m 'not slow' -n 0 --browser $(BROWSER) --store-durations --clean-durations \
+	$(PYTEST) e2e -m 'not slow' -n 0 --browser $(BROWSER) --store-durations --clean-durations \
 		--durations-path $(DURATIONS) $(PYTEST_ARGS)
 
 # All passes run even when one fails (the real-Redis pass tells whether a failure is Redis-specific);
-# the target fails if any did. The mutant check runs before the real-Redis pass so that pytest's own
+# the target fails if any did. The second app's e2e scenarios run once, as the control of its mutant
+# check (the same scenarios, its known findings strict expected failures; a failure is printed with
+# its traceback): a pass of their own before it (`make e2e-production-shape`) repeated them. The mutant check runs before the real-Redis pass so that pytest's own
 # summary line closes the output. The Redis check comes first so its verdict is printed up front,
 # and it is repeated at the end when the pass was skipped.
 test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the mutant check, then tests/api + e2e on real Redis
@@ -130,11 +128,9 @@ test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the muta
 	fi; \
 	echo "make test: pass 1 - every test in tests/ and e2e/, slow ones included (fakeredis)"; \
 	(set -x; $(ALL_PASS)) || status=$$?; \
-	echo "make test: pass 1b - the e2e scenarios against the second app, examples/production_shape"; \
-	(set -x; $(SECOND_APP_PASS)) || status=$$?; \
 	echo "make test: pass 2 - the mutant check: every known-broken variant must fail the e2e suite"; \
 	(set -x; $(MUTANTS_PASS)) || status=$$?; \
-	echo "make test: pass 2b - the mutant check of the second app (its generated client, wire and page mutants)"; \
+	echo "make test: pass 2b - the second app, examples/production_shape: its e2e scenarios (the control) and its generated client, wire and page mutants"; \
 	(set -x; $(MUTANTS_PASS) --app production_shape) || status=$$?; \
 	if [ -n "$$redis" ]; then \
 		echo "make test: pass 3 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL_SHOWN)"; \

@@ -72,6 +72,9 @@ class Machine:
     def install_system_chromium(self) -> None:
         self.on_path["chromium"] = "/usr/bin/chromium"
 
+    def install_headless_shell(self) -> None:
+        self.on_path["chromium-headless-shell"] = "/usr/bin/chromium-headless-shell"
+
 
 # ---------------------------------------------------------------------------------------------
 # find_browser
@@ -127,6 +130,34 @@ def test_system_chromium_as_a_normal_user_keeps_its_sandbox(machine: Machine) ->
 
     assert "--no-sandbox" not in choice.launch_args, choice.launch_args
     assert set(browsers.CLOSED_NETWORK_FLAGS) <= set(choice.launch_args), choice.launch_args
+
+
+def test_a_headless_run_prefers_the_system_headless_shell(machine: Machine) -> None:
+    machine.install_system_chromium()
+    machine.install_headless_shell()
+
+    choice = browsers.find_browser("chromium")
+
+    assert choice.executable_path == "/usr/bin/chromium-headless-shell", choice
+    assert "--no-sandbox" in choice.launch_args, choice.launch_args
+
+
+def test_a_headed_run_takes_the_full_browser_over_the_headless_shell(machine: Machine) -> None:
+    machine.install_system_chromium()
+    machine.install_headless_shell()
+
+    assert browsers.find_browser("chromium", headless=False).executable_path == "/usr/bin/chromium"
+
+
+def test_a_headed_run_with_only_the_headless_shell_says_what_to_install(machine: Machine) -> None:
+    machine.install_headless_shell()
+
+    with pytest.raises(BrowserNotFound) as missing:
+        browsers.find_browser("chromium", headless=False)
+
+    message = str(missing.value)
+    assert "chromium-headless-shell" not in message.split(" is on PATH")[0], message
+    assert "apt-get install -y --no-install-recommends chromium" in message, message
 
 
 def test_other_system_chromium_names_are_found(machine: Machine) -> None:
@@ -195,12 +226,46 @@ def test_unreadable_dry_run_output_counts_as_not_installed(machine: Machine) -> 
 
 def test_ensure_installs_nothing_when_a_browser_is_there(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
     machine.install_system_chromium()
+    machine.install_headless_shell()
     machine.monkeypatch.setattr(cli, "try_playwright_install", lambda name: pytest.fail("tried to install"))
+    machine.monkeypatch.setattr(cli, "apt_install", lambda *args, **kwargs: pytest.fail(f"apt {args}"))
 
     assert cli.main(["ensure"]) == 0
 
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("browser chromium: system Chromium"), out
+    assert "at /usr/bin/chromium-headless-shell" in out, out
+
+
+def test_ensure_adds_the_headless_shell_beside_a_system_chromium(
+    machine: Machine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    machine.install_system_chromium()
+
+    def apt_install(packages: Sequence[str], update: bool = True) -> bool:
+        machine.installer_calls.append(f"apt {' '.join(packages)} (update: {update})")
+        machine.install_headless_shell()
+        return True
+
+    machine.monkeypatch.setattr(cli, "apt_install", apt_install)
+
+    assert cli.main(["ensure"]) == 0
+
+    assert machine.installer_calls == ["apt chromium-headless-shell (update: True)"]
+    assert "at /usr/bin/chromium-headless-shell" in capsys.readouterr().out
+
+
+def test_ensure_without_the_headless_shell_keeps_the_full_browser(
+    machine: Machine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    machine.install_system_chromium()
+    machine.monkeypatch.setattr(cli, "apt_install", lambda packages, update=True: False)  # e.g. Ubuntu, or not root
+
+    assert cli.main(["ensure"]) == 0
+
+    captured = capsys.readouterr()
+    assert "at /usr/bin/chromium " in captured.out, captured.out
+    assert "could not add chromium-headless-shell" in captured.err, captured.err
 
 
 def test_ensure_falls_back_to_apt_when_playwright_download_fails(
@@ -277,11 +342,28 @@ def test_apt_runs_update_then_install_noninteractively(machine: Machine, monkeyp
     monkeypatch.setattr(browsers, "run_bounded", record)
 
     assert cli.try_apt_install_chromium() is True
+    # The headless shell is asked for apart: a distribution without it still gets the browser.
     assert commands == [
         ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"],
         ["env", "DEBIAN_FRONTEND=noninteractive"]
         + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+        ["env", "DEBIAN_FRONTEND=noninteractive"]
+        + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium-headless-shell"],
     ]
+
+
+def test_apt_without_a_headless_shell_package_still_installs_chromium(
+    machine: Machine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine.on_path["apt-get"] = "/usr/bin/apt-get"
+
+    def record(command: Sequence[str], timeout_s: float, capture: bool = True) -> subprocess.CompletedProcess[str]:
+        unknown = "chromium-headless-shell" in command  # "E: Unable to locate package" on Ubuntu
+        return subprocess.CompletedProcess(list(command), 100 if unknown else 0, "", None)
+
+    monkeypatch.setattr(browsers, "run_bounded", record)
+
+    assert cli.try_apt_install_chromium() is True
 
 
 def test_failed_playwright_download_is_reported_in_one_line(

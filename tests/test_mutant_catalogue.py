@@ -14,16 +14,24 @@ import pytest
 
 from drafts_api.settings import Settings
 from e2e.mutants import _kill_order as kill_order
-from e2e.mutants.__main__ import Row, format_operators, format_table, format_totals, record_samples, write_kill_table
+from e2e.mutants.__main__ import (
+    Row,
+    failure_sections,
+    format_operators,
+    format_table,
+    format_totals,
+    record_samples,
+    write_kill_table,
+)
 from e2e.mutants._scheduling import scope_of
 from e2e.mutants.apps import mutant_app
 from e2e.mutants.backends import BACKEND_MUTANTS
-from e2e.mutants.catalogue import all_mutants, not_applicable
+from e2e.mutants.catalogue import CONTROL, all_mutants, equivalent_mutants, not_applicable
 from e2e.mutants.clients import CLIENT_MUTANTS, PRODUCTION_CLIENT, ClientMutant, MutantDrift
 from e2e.mutants.generated_clients import client_mutants as generated_client_mutants
 from e2e.mutants.generated_clients import page_equivalents, page_mutants
 from e2e.mutants.logic import LOGIC_MUTANTS
-from e2e.mutants.plugin import MutantResult
+from e2e.mutants.plugin import MutantResult, mutant_id, spread_ids
 from e2e.mutants.wire import WIRE_MUTANTS, _HoldBack, _NoComments, parse_frames, render_frames
 from e2e.mutants.wire_production_shape import WIRE_MUTANTS as SECOND_APP_WIRE_MUTANTS
 from harness.report import ResultEntry, record_result
@@ -171,6 +179,24 @@ def test_the_scheduler_scopes_a_test_by_its_mutant_parameter_alone() -> None:
     assert scope_of("e2e/t.py::test_x[a-control-b]", ids) == "mutant:control"
     assert scope_of("e2e/t.py::test_plain", ids) == "e2e/t.py::test_plain"
     assert scope_of("e2e/t.py::test_x[wire_dropped]", ids) == "e2e/t.py::test_x[wire_dropped]"
+    # A mutant that runs in full: each of its tests is a scope of its own, free to go to any worker.
+    assert scope_of("e2e/t.py::test_x[chromium-control]", ids, ["control"]) == "e2e/t.py::test_x[chromium-control]"
+    assert scope_of("e2e/t.py::test_x[wire_drop-a]", ids, ["control"]) == "mutant:wire_drop"
+
+
+def test_the_mutants_that_run_in_full_spread_and_the_fail_fast_ones_do_not(tmp_path: Path) -> None:
+    """Fails if: a fail-fast mutant's tests may spread (a worker would run a test of a mutant another
+    killed), or the control, an equivalent or the regression client is held on one worker."""
+    mutants = [
+        CONTROL,
+        *equivalent_mutants(tmp_path, mutant_app("drafts_api")),
+        *all_mutants(tmp_path, mutant_app("drafts_api")),
+    ]
+    spread = set(spread_ids(mutants))
+    assert "control" in spread and "original_onmessage" in spread, sorted(spread)
+    assert {m.name for m in mutants if m.side == "equivalent"} <= spread
+    assert not spread & {"wire_drop_progress", "drops_progress", "page_button_left_enabled"}, sorted(spread)
+    assert all(m.runs_in_full == (mutant_id(m) in spread) for m in mutants)
 
 
 def test_a_mutants_last_known_killer_runs_first_in_its_group(pytester: pytest.Pytester) -> None:
@@ -249,6 +275,31 @@ def test_a_survivor_and_a_failing_control_are_reported(pytester: pytest.Pytester
     _run(pytester, "-p", "e2e.mutants.plugin", "--gate-mutants=drops_progress", "--gate-mutants-report=r.json")
     results = {r["name"]: r["verdict"] for r in json.loads((pytester.path / "r.json").read_text())["results"]}
     assert results == {"(correct system)": "passed", "drops_progress": "SURVIVED"}
+
+
+# The shape of pytest's FAILURES section (pytest 9): a header per failed test, then its traceback.
+PYTEST_LOG = """\
+FsssF.                                                                   [100%]
+=================================== FAILURES ===================================
+____________ test_flow[chromium-control] ____________
+
+    def test_flow():
+>       expect(status).to_have_text("Writing...")
+E       AssertionError: Locator expected to have text 'Writing...'
+____________ test_flow[chromium-wire_drop_progress] ____________
+E       AssertionError: killed, as it should be
+=========================== short test summary info ============================
+FAILED e2e/test_x.py::test_flow[chromium-control] - AssertionError
+"""
+
+
+def test_a_failing_controls_traceback_is_shown_and_no_kills(tmp_path: Path) -> None:
+    """Fails if: a failing control is only named (make test no longer runs the scenarios outside the
+    mutant check for the second app), or the kills' sections are printed with it."""
+    shown = failure_sections(PYTEST_LOG, ["test_flow[chromium-control]"])
+    assert "AssertionError: Locator expected to have text 'Writing...'" in shown, shown
+    assert "killed, as it should be" not in shown and "short test summary" not in shown, shown
+    assert failure_sections(PYTEST_LOG, []) == ""
 
 
 def test_an_unknown_mutant_name_is_a_usage_error(pytester: pytest.Pytester) -> None:

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -104,7 +105,12 @@ def test_redis_reachable_script() -> None:
 
 class _PongHandler(socketserver.StreamRequestHandler):
     """Just enough of Redis for a PING behind a password: +PONG for PING, +OK for anything else
-    (AUTH, CLIENT SETINFO, SELECT). Reads RESP arrays of bulk strings, as redis-py sends them."""
+    (AUTH, CLIENT SETINFO, SELECT). Reads RESP arrays of bulk strings, as redis-py sends them.
+    HELLO is refused as a Redis before 6 refuses it: redis-py 8.2 opens with `HELLO 3 AUTH ...`
+    (RESP3 by default) and, on that error, falls back to RESP2 and AUTH, which +OK answers; a
+    +OK to HELLO would be read as its RESP3 map and fail with AttributeError."""
+
+    REPLIES: ClassVar[dict[str, bytes]] = {"PING": b"+PONG\r\n", "HELLO": b"-ERR unknown command 'HELLO'\r\n"}
 
     def handle(self) -> None:
         while header := self.rfile.readline():
@@ -113,7 +119,7 @@ class _PongHandler(socketserver.StreamRequestHandler):
             for _ in range(count):
                 length = int(self.rfile.readline()[1:])
                 words.append(self.rfile.read(length + 2)[:-2].decode())
-            self.wfile.write(b"+PONG\r\n" if words[0].upper() == "PING" else b"+OK\r\n")
+            self.wfile.write(self.REPLIES.get(words[0].upper(), b"+OK\r\n"))
 
 
 @pytest.fixture

@@ -31,6 +31,15 @@ from harness.evidence import SCHEMA_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+
+# Workers for the catalogue: twice the cores, at most 8. Its work waits more than it computes (a kill
+# is mostly an `expect` running out, 2 s of an idle browser): on 2 cores, one run of the reference
+# catalogue kept 0.71 CPUs busy under `-n 2` (192.6 s, 137.5 CPU-s), and took 113 s under `-n 4` and
+# 105 s under `-n 6` (the same CPU-s), before the tests of the mutants that run in full were spread.
+def default_workers(cpus: int | None = None) -> int:
+    return min(8, 2 * (cpus or os.cpu_count() or 1))
+
+
 # Survivors the catalogue knows of, with the reason no scenario kills them yet. They are shown in the
 # table as "survived (known)" and do not fail `make test`; a new survivor does.
 KNOWN_SURVIVORS: Mapping[str, str] = MappingProxyType({})
@@ -159,11 +168,6 @@ def pytest_command(args: argparse.Namespace, report: Path) -> list[str]:
         "no:cacheprovider",
         "-p",
         "e2e.mutants.plugin",
-        # Imported by their entry points in every process, used by no e2e scenario: 3 s each (Makefile).
-        "-p",
-        "no:hypothesispytest",
-        "-p",
-        "no:schemathesis",
         f"--gate-mutants={args.only or 'all'}",
         f"--gate-mutants-dir={args.workdir}",
         f"--gate-mutants-app={args.app.name}",
@@ -217,13 +221,31 @@ def record_samples(results: list[dict[str, Any]], folder: Path, evidence_root: P
     return f"mutants: recorded {len(index)} evidence samples (schema version {SCHEMA_VERSION}) into {folder}"
 
 
+_SECTION_HEADER = re.compile(r"^_{3,} (?P<test>\S.*?) _{3,}$")
+
+
+def failure_sections(log: str, tests: Sequence[str]) -> str:
+    """The FAILURES sections of pytest's output (`____ test_x[chromium-control] ____` to the next
+    header) for these tests: a failing control or equivalent must show why as a plain pytest run
+    would, not only its name in the table."""
+    wanted, kept, keep = set(tests), [], False
+    for line in log.splitlines():
+        header = _SECTION_HEADER.match(line)
+        if header is not None or line.startswith("===="):
+            keep = header is not None and header["test"] in wanted
+        if keep:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.mutants", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--workers",
         type=int,
-        default=max(0, min(2, os.cpu_count() or 1)),
-        help="pytest-xdist workers (default: 2 on two or more cores; 0 runs in this process's pytest serially)",
+        default=default_workers(),
+        help="pytest-xdist workers (default: twice the cores, at most 8: the catalogue mostly waits; "
+        "0 runs in this process's pytest serially)",
     )
     parser.add_argument(
         "--app",
@@ -320,6 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if row.expected_rule and row.verdict == "killed":
             print(f"mutants: {row.name} failed {len(row.failed)} scenarios, each named by {row.expected_rule}")
     bad = [row for row in rows if not row.ok]
+    must_pass = [test for row in bad if row.side in ("control", "equivalent") for test in row.failed]
+    if must_pass:
+        print(failure_sections((args.workdir / "pytest.log").read_text(encoding="utf-8"), must_pass), file=sys.stderr)
     for row in bad:
         why = f": {'; '.join(row.errors)[:300]}" if row.errors else ""
         print(f"mutants: {row.name}: {row.verdict}{why}; log: {args.workdir / 'pytest.log'}", file=sys.stderr)

@@ -40,6 +40,11 @@ class Mutant:
     def must_pass(self) -> bool:
         return self.side in ("control", "equivalent")
 
+    @property
+    def runs_in_full(self) -> bool:
+        """No fail-fast: every scenario it takes runs (the control, the equivalents, the regression)."""
+        return self.must_pass or bool(self.expected_rule)
+
 
 CONTROL = Mutant("(correct system)", "control", "control", "the real backend and the production client")
 

@@ -5,9 +5,9 @@ runs the tests grouped by mutant, swaps the servers between groups and launches 
 Fail-fast per mutant: once a test kills a mutant, its remaining tests are skipped; the control (and
 every equivalent variant) runs in full. Within a group the mutant's last known killer runs first
 (`_kill_order.py`), then the tests that kill the most.
-Under pytest-xdist, each mutant's tests run on one worker (`_scheduling.MutantScheduling`): the
-servers are built once per mutant, not once per worker, and no worker runs a test of a mutant the
-other has already killed. The controller
+Under pytest-xdist, each fail-fast mutant's tests run on one worker (`_scheduling.MutantScheduling`):
+the servers are built once per mutant, not once per worker, and no worker runs a test of a mutant
+another has already killed; the tests of the mutants that run in full spread over the workers. The controller
 collects one result per mutant (verdict, the killing test, the first diagnosis line) and writes
 them as JSON for `python -m e2e.mutants`, which prints the table.
 """
@@ -209,7 +209,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent under `-p no:xdist`
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> MutantScheduling | None:
     state = config.stash.get(_STATE, None)
-    return None if state is None else MutantScheduling(config, log, (mutant_id(m) for m in state.mutants))
+    if state is None:
+        return None
+    return MutantScheduling(config, log, (mutant_id(m) for m in state.mutants), spread_ids(state.mutants))
+
+
+def spread_ids(mutants: list[Mutant]) -> list[str]:
+    """The mutants whose tests may run on any worker: those that run in full (no kill to share)."""
+    return [mutant_id(m) for m in mutants if m.runs_in_full]
 
 
 def mutant_id(mutant: Mutant) -> str:

@@ -48,14 +48,16 @@ def try_playwright_install(browser_name: str) -> bool:
     return True
 
 
-def try_apt_install_chromium() -> bool:
+def apt_install(packages: Sequence[str], update: bool = True) -> bool:
+    """`apt-get [update and] install` as root, its progress shown; False when it could not (not root,
+    no apt, a failed step)."""
     if not browsers.running_as_root() or browsers.which("apt-get") is None:
         return False
     environment_prefix = ["env", "DEBIAN_FRONTEND=noninteractive"]
-    for command in (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
-    ):
+    commands = [["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]]
+    if update:
+        commands.insert(0, ["apt-get", "update", "-q"])
+    for command in commands:
         log(f"running `{' '.join(command)}` ...")
         # Not captured: apt's own progress is what a person waiting on a fresh machine wants to see.
         result = browsers.run_bounded(environment_prefix + command, APT_TIMEOUT_S, capture=False)
@@ -66,15 +68,38 @@ def try_apt_install_chromium() -> bool:
     return True
 
 
+def try_apt_install_chromium() -> bool:
+    """Debian's `chromium`, then its headless shell where the distribution has one (Debian 12 and
+    later; not Ubuntu, whose `chromium` is a snap): asked for apart, so that its absence cannot
+    fail the browser headless runs fall back to."""
+    if not apt_install(["chromium"]):
+        return False
+    try_apt_install_headless_shell(update=False)
+    return True
+
+
+def try_apt_install_headless_shell(update: bool = True) -> bool:
+    """The headless shell beside a system Chromium that has none: optional, a failure is only logged."""
+    packages = [command for command in browsers.SYSTEM_HEADLESS_SHELL_COMMANDS if browsers.which(command) is None]
+    if not packages:
+        return True
+    if apt_install(packages, update=update):
+        return True
+    log(f"  could not add {', '.join(packages)}: headless runs use the full browser (slower, the same verdicts)")
+    return False
+
+
 def summary_line(choice: BrowserChoice) -> str:
     arguments = f" [args: {' '.join(choice.launch_args)}]" if choice.launch_args else ""
     return f"browser {choice.name}: {choice.description}{arguments}"
 
 
 def ensure(browser_name: str) -> int:
-    """Find a browser, installing one when there is none: Playwright's download, then apt (Chromium)."""
+    """Find a browser, installing one when there is none: Playwright's download, then apt (Chromium).
+    A system full Chromium without its headless shell gets the shell added (as root, with apt)."""
     try:
-        browsers.find_browser(browser_name)
+        if browsers.find_browser(browser_name).executable_path is not None:  # a system Chromium
+            try_apt_install_headless_shell()
     except BrowserNotFound:
         log(f"no usable {browser_name} yet")
         if not try_playwright_install(browser_name) and browser_name == "chromium":

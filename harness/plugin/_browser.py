@@ -35,12 +35,13 @@ def delete_output_dir() -> None:
     """Off: the gate empties `--output` once per run, before any worker starts (see harness.plugin)."""
 
 
-def browser_choice(config: pytest.Config, browser_name: str) -> BrowserChoice:
+def browser_choice(config: pytest.Config, browser_name: str, headless: bool = True) -> BrowserChoice:
     """`find_browser`, once per session and only when a browser is launched: it runs Playwright's
-    driver and the browser itself (0.4-1 s on a 2-core machine); the summary names the choice."""
+    driver and the browser itself (0.4-1 s on a 2-core machine); the summary names the choice.
+    (`--headed` is fixed for a session, so the choice is kept by browser name alone.)"""
     choices = browser_choices(config)
     if browser_name not in choices:
-        choices[browser_name] = find_browser(browser_name)
+        choices[browser_name] = find_browser(browser_name, headless=headless)
     return choices[browser_name]
 
 
@@ -52,7 +53,7 @@ def browser_type_launch_args(
     if browser_type_launch_args.get("executable_path") or browser_type_launch_args.get("channel"):
         return browser_type_launch_args
     try:
-        choice = browser_choice(pytestconfig, browser_name)
+        choice = browser_choice(pytestconfig, browser_name, headless=browser_type_launch_args.get("headless", True))
     except BrowserNotFound as exc:
         pytest.fail(str(exc), pytrace=False)
     if choice.executable_path is None:
