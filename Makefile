@@ -112,7 +112,8 @@ durations: $(BROWSER_READY) ## re-time the e2e suite into .test_durations (for S
 # All passes run even when one fails (the real-Redis pass tells whether a failure is Redis-specific);
 # the target fails if any did. The second app's e2e scenarios run once, as the control of its mutant
 # check (the same scenarios, its known findings strict expected failures; a failure is printed with
-# its traceback): a pass of their own before it (`make e2e-production-shape`) repeated them. The mutant check runs before the real-Redis pass so that pytest's own
+# its traceback): a pass of their own before it (`make e2e-production-shape`) repeated them. Both
+# apps' catalogues run at once (python -m e2e.mutants: they mostly wait on timeouts, not the CPU). The mutant check runs before the real-Redis pass so that pytest's own
 # summary line closes the output. The Redis check comes first so its verdict is printed up front,
 # and it is repeated at the end when the pass was skipped.
 test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the mutant check, then tests/api + e2e on real Redis
@@ -128,10 +129,9 @@ test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the muta
 	fi; \
 	echo "make test: pass 1 - every test in tests/ and e2e/, slow ones included (fakeredis)"; \
 	(set -x; $(ALL_PASS)) || status=$$?; \
-	echo "make test: pass 2 - the mutant check: every known-broken variant must fail the e2e suite"; \
-	(set -x; $(MUTANTS_PASS)) || status=$$?; \
-	echo "make test: pass 2b - the second app, examples/production_shape: its e2e scenarios (the control) and its generated client, wire and page mutants"; \
-	(set -x; $(MUTANTS_PASS) --app production_shape) || status=$$?; \
+	echo "make test: pass 2 - the mutant check of both apps at once: every known-broken variant must fail the e2e suite;"; \
+	echo "make test:   drafts_api's catalogue, and examples/production_shape's e2e scenarios (its control) and its generated mutants"; \
+	(set -x; $(MUTANTS_PASS) --app drafts_api --app production_shape) || status=$$?; \
 	if [ -n "$$redis" ]; then \
 		echo "make test: pass 3 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL_SHOWN)"; \
 		(export SSE_GATE_REDIS_URL='$(REDIS_URL)'; set -x; $(REDIS_PASS)) || status=$$?; \

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import subprocess
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,9 @@ import pytest
 
 from drafts_api.settings import Settings
 from e2e.mutants import _kill_order as kill_order
-from e2e.mutants.__main__ import (
-    Row,
-    failure_sections,
-    format_operators,
-    format_table,
-    format_totals,
-    record_samples,
-    write_kill_table,
-)
+from e2e.mutants.__main__ import failure_sections, record_samples, write_kill_table
 from e2e.mutants._scheduling import scope_of
+from e2e.mutants._table import Row, format_operators, format_table, format_totals
 from e2e.mutants.apps import mutant_app
 from e2e.mutants.backends import BACKEND_MUTANTS
 from e2e.mutants.catalogue import CONTROL, all_mutants, equivalent_mutants, not_applicable
@@ -300,6 +294,46 @@ def test_a_failing_controls_traceback_is_shown_and_no_kills(tmp_path: Path) -> N
     assert "AssertionError: Locator expected to have text 'Writing...'" in shown, shown
     assert "killed, as it should be" not in shown and "short test summary" not in shown, shown
     assert failure_sections(PYTEST_LOG, []) == ""
+
+
+def test_two_apps_catalogues_run_at_once_and_each_verdict_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fails if: the second app's session starts only after the first has ended (the catalogues mostly
+    wait: at once they take 157 s on 2 cores, one after the other 226 s), or one app's failing
+    verdict is lost behind the other's."""
+    from e2e.mutants import __main__ as cli
+
+    events: list[str] = []
+
+    class Session:
+        """Stands in for one app's pytest session: its results appear when it is waited for."""
+
+        def __init__(self, command: list[str], **kwargs: Any) -> None:
+            self.app = next(a.split("=", 1)[1] for a in command if a.startswith("--gate-mutants-app="))
+            self.report = Path(next(a.split("=", 1)[1] for a in command if a.startswith("--gate-mutants-report=")))
+            events.append(f"start {self.app}")
+
+        def wait(self) -> int:
+            events.append(f"wait {self.app}")
+            verdict = "SURVIVED" if self.app == "production_shape" else "killed"
+            rows = [
+                {**asdict(Row("(correct system)", "control", "control", "passed", (), "", False)), "failed": []},
+                {**asdict(Row("m", "client", "op", verdict, ("t[m]",) * (verdict == "killed"), "why", True))},
+            ]
+            self.report.write_text(json.dumps({"seconds": 1.0, "results": rows}))
+            return 0
+
+    monkeypatch.setattr(cli, "MUTANTS_ROOT", tmp_path)
+    monkeypatch.setattr(subprocess, "Popen", Session)
+    monkeypatch.setattr(cli, "write_kill_table", lambda rows, folder: folder / "report.html")
+
+    assert cli.main(["--app", "drafts_api", "--app", "production_shape"]) == 1
+
+    assert events == ["start drafts_api", "start production_shape", "wait drafts_api", "wait production_shape"]
+    out, err = capsys.readouterr()
+    assert out.index("m  ") < out.index("mutants: 1 of 1 killed") < out.index("mutants: 0 of 1 killed"), out
+    assert "production_shape: m: SURVIVED" in err, err
 
 
 def test_an_unknown_mutant_name_is_a_usage_error(pytester: pytest.Pytester) -> None:

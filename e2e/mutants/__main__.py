@@ -6,6 +6,8 @@ per mutant, each mutant stopped at its first failing test. The table shows, per 
 operator, the verdict, the killing test and the first line of the gate's diagnosis, and whether
 that line was named by a rule (or is the fallback summary); then the kill rate per operator.
 Exit status 1 when a mutant survives, a mutant errors or the control fails, so `make test` fails.
+`--app A --app B` runs both apps' catalogues at once, a pytest session each, then prints their
+tables one after the other (`make test` does, for the reference backend and the second app).
 """
 
 from __future__ import annotations
@@ -18,18 +20,19 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from e2e.mutants import _kill_order
+from e2e.mutants._table import Row, format_operators, format_table, format_totals
 from e2e.mutants.apps import APPS, REFERENCE, MutantApp, mutant_app
 from e2e.mutants.catalogue import CONTROL, all_mutants, equivalent_mutants, not_applicable
 from harness.evidence import SCHEMA_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+MUTANTS_ROOT = REPO_ROOT / ".mutants"  # each app's files: the reference's here, another's in a folder of its name
 
 
 # Workers for the catalogue: twice the cores, at most 8. Its work waits more than it computes (a kill
@@ -38,98 +41,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # 105 s under `-n 6` (the same CPU-s), before the tests of the mutants that run in full were spread.
 def default_workers(cpus: int | None = None) -> int:
     return min(8, 2 * (cpus or os.cpu_count() or 1))
-
-
-# Survivors the catalogue knows of, with the reason no scenario kills them yet. They are shown in the
-# table as "survived (known)" and do not fail `make test`; a new survivor does.
-KNOWN_SURVIVORS: Mapping[str, str] = MappingProxyType({})
-
-
-@dataclass(frozen=True)
-class Row:
-    """One mutant's result as the plugin wrote it."""
-
-    name: str
-    side: str
-    operator: str
-    verdict: str
-    failed: tuple[str, ...]
-    diagnosis: str
-    named: bool
-    errors: tuple[str, ...] = ()
-    expected_rule: str = ""  # every scenario ran, and each failure had to be diagnosed by this rule
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Row:
-        return cls(
-            data["name"],
-            data["side"],
-            data["operator"],
-            data["verdict"],
-            tuple(data["failed"]),
-            data["diagnosis"],
-            bool(data["named"]),
-            tuple(data["errors"]),
-            str(data.get("expected_rule", "")),
-        )
-
-    @property
-    def ok(self) -> bool:
-        return self.verdict in ("killed", "passed") or (self.verdict == "SURVIVED" and self.name in KNOWN_SURVIVORS)
-
-
-def _cells(rows: list[tuple[str, ...]], limits: tuple[int, ...]) -> str:
-    widths = [min(max(len(row[i]) for row in rows), limit) for i, limit in enumerate(limits)]
-    lines = []
-    for index, row in enumerate(rows):
-        cells = [
-            cell if len(cell) <= width else cell[: width - 1] + "…" for cell, width in zip(row, widths, strict=True)
-        ]
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
-def format_table(rows: Sequence[Row]) -> str:
-    table: list[tuple[str, ...]] = [
-        ("mutant", "operator", "verdict", "failing test", "named", "diagnosis (first line)")
-    ]
-    for row in rows:
-        test = row.failed[0].split("[")[0] if row.failed else "-"
-        named = ("yes" if row.named else "fallback") if row.verdict == "killed" else "-"
-        table.append((row.name, row.operator, row.verdict, test, named, row.diagnosis or "-"))
-    return _cells(table, (34, 24, 9, 60, 8, 400))
-
-
-def format_operators(rows: Sequence[Row]) -> str:
-    by_operator: dict[str, list[Row]] = {}
-    for row in rows:
-        if row.side not in ("control", "equivalent"):
-            by_operator.setdefault(row.operator, []).append(row)
-    table: list[tuple[str, ...]] = [("operator", "mutants", "killed", "kill rate", "named")]
-    for operator, group in sorted(by_operator.items()):
-        killed = [r for r in group if r.verdict == "killed"]
-        named = sum(1 for r in killed if r.named)
-        table.append(
-            (operator, str(len(group)), str(len(killed)), f"{len(killed) / len(group):.0%}", f"{named}/{len(killed)}")
-        )
-    return _cells(table, (30, 7, 6, 9, 7))
-
-
-def format_totals(rows: Sequence[Row], seconds: float) -> str:
-    mutants = [r for r in rows if r.side not in ("control", "equivalent")]
-    killed = [r for r in mutants if r.verdict == "killed"]
-    named = sum(1 for r in killed if r.named)
-    control = next((r.verdict for r in rows if r.side == "control"), "not run")
-    equivalents = [r for r in rows if r.side == "equivalent"]
-    passed = sum(1 for r in equivalents if r.verdict == "passed")
-    control += f"; equivalent controls {passed} of {len(equivalents)} passed"
-    return (
-        f"mutants: {len(killed)} of {len(mutants)} killed ({len(killed) / max(len(mutants), 1):.0%}); "
-        f"{named} of {len(killed)} kills named specifically ({named / max(len(killed), 1):.0%}); "
-        f"control {control}; {seconds:.0f} s"
-    )
 
 
 def write_kill_table(rows: list[Row], evidence_dir: Path) -> Path:
@@ -155,7 +66,7 @@ def write_kill_table(rows: list[Row], evidence_dir: Path) -> Path:
     return write_run_report([evidence_dir], evidence_dir / "report.html")
 
 
-def pytest_command(args: argparse.Namespace, report: Path) -> list[str]:
+def pytest_command(args: argparse.Namespace, run: AppRun) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -169,12 +80,12 @@ def pytest_command(args: argparse.Namespace, report: Path) -> list[str]:
         "-p",
         "e2e.mutants.plugin",
         f"--gate-mutants={args.only or 'all'}",
-        f"--gate-mutants-dir={args.workdir}",
-        f"--gate-mutants-app={args.app.name}",
-        *args.app.pytest_args,
-        f"--gate-mutants-report={report}",
-        f"--output={args.workdir / 'evidence'}",
-        f"--junitxml={args.workdir / 'mutants.xml'}",
+        f"--gate-mutants-dir={run.workdir}",
+        f"--gate-mutants-app={run.app.name}",
+        *run.app.pytest_args,
+        f"--gate-mutants-report={run.report}",
+        f"--output={run.workdir / 'evidence'}",
+        f"--junitxml={run.workdir / 'mutants.xml'}",
     ]
     if args.record_samples is not None:
         command.append("--gate-mutants-record")
@@ -238,21 +149,22 @@ def failure_sections(log: str, tests: Sequence[str]) -> str:
     return "\n".join(kept)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser = argparse.ArgumentParser(prog="python -m e2e.mutants", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--workers",
         type=int,
         default=default_workers(),
-        help="pytest-xdist workers (default: twice the cores, at most 8: the catalogue mostly waits; "
-        "0 runs in this process's pytest serially)",
+        help="pytest-xdist workers of each app's session (default: twice the cores, at most 8: the catalogue "
+        "mostly waits; 0 runs in this process's pytest serially)",
     )
     parser.add_argument(
         "--app",
-        default=REFERENCE,
+        action="append",
         choices=sorted(APPS),
         help=f"the app under the mutants (default {REFERENCE}; production_shape: the example of examples/, "
-        "its generated client, wire and page mutants)",
+        "its generated client, wire and page mutants); given twice, both catalogues run at once, each in its "
+        "own pytest session, and their tables follow one another",
     )
     parser.add_argument("--only", default="", help="comma-separated mutant names (the control always runs)")
     parser.add_argument("--fail-fast", action="store_true", help="kept for old callers: every mutant is fail-fast")
@@ -285,73 +197,112 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(this app's section), so that the next run tries it first; commit the file",
     )
     parser.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
-    args = parser.parse_args(argv)
+    return parser, parser.parse_args(argv)
 
-    app: MutantApp = mutant_app(args.app)
-    args.app = app
-    default_workdir = REPO_ROOT / ".mutants" if app.name == REFERENCE else REPO_ROOT / ".mutants" / app.name
-    args.workdir = (args.workdir or default_workdir).resolve()
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    catalogue = all_mutants(args.workdir, app)
-    if args.list:
-        for mutant in catalogue:
-            print(f"{mutant.name:34} {mutant.side:8} {mutant.operator:24} {mutant.summary}")
-        return 0
-    if args.only:
-        unknown = {n.strip() for n in args.only.split(",") if n.strip()} - {
-            m.name for m in (*catalogue, *equivalent_mutants(args.workdir, app))
-        }
-        if unknown:
-            parser.error(f"unknown mutants {sorted(unknown)}; see --list")
 
-    report = args.workdir / "results.json"
-    started = time.monotonic()
-    if not args.from_results:
-        report.unlink(missing_ok=True)
-        count = len(args.only.split(",")) if args.only else len(catalogue)  # + the equivalent controls
-        print(
-            f"mutants: {count} mutants of {app.name} + the control in one pytest session; files in {args.workdir}",
-            flush=True,
-        )
-        skipped = not_applicable(app)
-        if skipped:
-            print(f"mutants: not applicable to {app.name}'s client (its code differs there): {', '.join(skipped)}")
-        command = pytest_command(args, report)
-        completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-        (args.workdir / "pytest.log").write_text(completed.stdout + completed.stderr, encoding="utf-8")
-        if not report.is_file():
-            print(completed.stdout[-3000:] + completed.stderr[-3000:], file=sys.stderr)
-            print(f"mutants: pytest wrote no results (exit {completed.returncode})", file=sys.stderr)
-            return 1
-    elif not report.is_file():
-        parser.error(f"--from-results: no {report}")
-    seconds = float(json.loads(report.read_text(encoding="utf-8"))["seconds"]) if args.from_results else 0.0
-    results = json.loads(report.read_text(encoding="utf-8"))["results"]
+@dataclass(frozen=True)
+class AppRun:
+    """One app's catalogue: where its files go, its pytest session's results and log."""
+
+    app: MutantApp
+    workdir: Path
+
+    @property
+    def report(self) -> Path:
+        return self.workdir / "results.json"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "pytest.log"
+
+
+def start(args: argparse.Namespace, run: AppRun) -> subprocess.Popen[bytes]:
+    """The app's pytest session, started (its output goes to its log, read when it has ended)."""
+    run.report.unlink(missing_ok=True)
+    count = len(args.only.split(",")) if args.only else len(all_mutants(run.workdir, run.app))
+    print(f"mutants: {count} mutants of {run.app.name} + the control in one pytest session; files in {run.workdir}")
+    skipped = not_applicable(run.app)
+    if skipped:
+        print(f"mutants: not applicable to {run.app.name}'s client (its code differs there): {', '.join(skipped)}")
+    sys.stdout.flush()
+    with run.log.open("wb") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(pytest_command(args, run), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def finish(args: argparse.Namespace, run: AppRun, exit_code: int | None, seconds: float) -> int:
+    """The app's table from its results, the kill order and samples when asked; 1 on a bad verdict."""
+    log = run.log.read_text(encoding="utf-8", errors="replace") if run.log.is_file() else ""
+    if not run.report.is_file():
+        print(log[-6000:], file=sys.stderr)
+        print(f"mutants: pytest wrote no results for {run.app.name} (exit {exit_code})", file=sys.stderr)
+        return 1
+    data = json.loads(run.report.read_text(encoding="utf-8"))
+    results = data["results"]
     rows = [Row.from_json(r) for r in results]
     if args.write_kill_order:
-        kills = _kill_order.write(_kill_order.KILL_ORDER_FILE, app.name, results)
-        print(f"mutants: {len(kills)} killing tests of {app.name} written to {_kill_order.KILL_ORDER_FILE}")
+        kills = _kill_order.write(_kill_order.KILL_ORDER_FILE, run.app.name, results)
+        print(f"mutants: {len(kills)} killing tests of {run.app.name} written to {_kill_order.KILL_ORDER_FILE}")
     if args.record_samples is not None:
-        print(record_samples(results, args.record_samples, args.workdir / "evidence"))
-    print(f"mutants: run report with the kill table: {write_kill_table(rows, args.workdir / 'evidence')}")
+        print(record_samples(results, args.record_samples, run.workdir / "evidence"))
+    print(f"mutants: run report with the kill table: {write_kill_table(rows, run.workdir / 'evidence')}")
     print(format_table(rows))
     print()
     print(format_operators(rows))
-    print(format_totals(rows, seconds or time.monotonic() - started))
+    print(format_totals(rows, float(data["seconds"]) if args.from_results else seconds))
     for row in rows:
         if row.expected_rule and row.verdict == "killed":
             print(f"mutants: {row.name} failed {len(row.failed)} scenarios, each named by {row.expected_rule}")
+    sys.stdout.flush()
     bad = [row for row in rows if not row.ok]
     must_pass = [test for row in bad if row.side in ("control", "equivalent") for test in row.failed]
     if must_pass:
-        print(failure_sections((args.workdir / "pytest.log").read_text(encoding="utf-8"), must_pass), file=sys.stderr)
+        print(failure_sections(log, must_pass), file=sys.stderr)
     for row in bad:
         why = f": {'; '.join(row.errors)[:300]}" if row.errors else ""
-        print(f"mutants: {row.name}: {row.verdict}{why}; log: {args.workdir / 'pytest.log'}", file=sys.stderr)
+        print(f"mutants: {run.app.name}: {row.name}: {row.verdict}{why}; log: {run.log}", file=sys.stderr)
     if not any(row.name == CONTROL.name for row in rows):
-        print("mutants: the control did not run", file=sys.stderr)
+        print(f"mutants: the control of {run.app.name} did not run", file=sys.stderr)
         return 1
     return 1 if bad else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, args = parse_args(argv)
+    apps = [mutant_app(name) for name in dict.fromkeys(args.app or [REFERENCE])]
+    if len(apps) > 1 and (args.only or args.workdir or args.record_samples is not None):
+        parser.error("--only, --workdir and --record-samples take one --app")
+
+    def workdir_of(app: MutantApp) -> Path:
+        default = MUTANTS_ROOT if app.name == REFERENCE else MUTANTS_ROOT / app.name
+        return (args.workdir or default).resolve()
+
+    runs = [AppRun(app, workdir_of(app)) for app in apps]
+    for run in runs:
+        run.workdir.mkdir(parents=True, exist_ok=True)
+    if args.list:
+        for run in runs:
+            for mutant in all_mutants(run.workdir, run.app):
+                print(f"{mutant.name:34} {mutant.side:8} {mutant.operator:24} {mutant.summary}")
+        return 0
+    if args.only:
+        catalogue = [*all_mutants(runs[0].workdir, apps[0]), *equivalent_mutants(runs[0].workdir, apps[0])]
+        unknown = {n.strip() for n in args.only.split(",") if n.strip()} - {m.name for m in catalogue}
+        if unknown:
+            parser.error(f"unknown mutants {sorted(unknown)}; see --list")
+    if args.from_results:
+        missing = [str(run.report) for run in runs if not run.report.is_file()]
+        if missing:
+            parser.error(f"--from-results: no {', '.join(missing)}")
+        return max(finish(args, run, 0, 0.0) for run in runs)
+    # Every app's session at once: the catalogues mostly wait (see `default_workers`), and two of them
+    # side by side took 157 s on 2 cores where one after the other took 113 s each.
+    started = time.monotonic()
+    processes = [start(args, run) for run in runs]
+    status = 0
+    for run, process in zip(runs, processes, strict=True):
+        exit_code = process.wait()
+        status = max(status, finish(args, run, exit_code, time.monotonic() - started))
+    return status
 
 
 if __name__ == "__main__":
