@@ -113,9 +113,10 @@ durations: $(BROWSER_READY) ## re-time the e2e suite into .test_durations (for S
 # the target fails if any did. The second app's e2e scenarios run once, as the control of its mutant
 # check (the same scenarios, its known findings strict expected failures; a failure is printed with
 # its traceback): a pass of their own before it (`make e2e-production-shape`) repeated them. Both
-# apps' catalogues run at once (python -m e2e.mutants: they mostly wait on timeouts, not the CPU). The mutant check runs before the real-Redis pass so that pytest's own
-# summary line closes the output. The Redis check comes first so its verdict is printed up front,
-# and it is repeated at the end when the pass was skipped.
+# apps' catalogues run at once (python -m e2e.mutants: they mostly wait on timeouts, not the CPU).
+# The mutant check runs before the real-Redis pass so that pytest's own summary line closes the
+# output. The Redis check comes first so its verdict is printed up front, and it is repeated at the
+# end when the pass was skipped.
 test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the mutant check, then tests/api + e2e on real Redis
 	@status=0; \
 	if redis_error=$$($(BIN)/python scripts/redis_reachable.py '$(REDIS_URL)' 2>&1); then \

@@ -34,8 +34,8 @@ SYSTEM_CHROMIUM_COMMANDS: tuple[str, ...] = (
 # Debian's build of Chromium's headless shell (package `chromium-headless-shell`, Debian 12 and later):
 # the same engine without the browser's UI layer. Playwright itself runs headless Chromium in its own
 # build of this shell (since 1.49), so a headless run on it is what GitHub's runners run; it also costs
-# less: `make e2e`, side by side on the 2-core machine, 17.5 s and 14.4 CPU-s against the full
-# browser's 22.7 s and 21.0 CPU-s. A headed run needs the full browser.
+# less: `make e2e`, three alternating runs each on the 2-core machine, median 17.0 s and 20.3 CPU-s
+# against the full browser's 19.8 s and 27.1 CPU-s. A headed run needs the full browser.
 SYSTEM_HEADLESS_SHELL_COMMANDS: tuple[str, ...] = ("chromium-headless-shell",)
 
 # Chromium phones home at start-up (component updates, sync, field trials). On a network that
