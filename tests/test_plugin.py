@@ -189,11 +189,17 @@ def test_the_production_bug_fails_with_a_one_line_diagnosis_and_evidence(
 
 
 def test_the_correct_client_passes_the_same_test(pytester: pytest.Pytester) -> None:
-    """The control for the test above: fails if the harness itself breaks the flow."""
+    """The control for the test above: fails if the harness itself breaks the flow, or (where a
+    headless shell is installed) a headless run is launched on another binary than the one
+    `find_browser` picks for it."""
     pytester.makepyfile(test_flow=HAPPY_PATH_TEST)
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["sse-gate: browser chromium: *"])  # the summary names the binary
+    from harness.browsers import find_browser
+
+    headless_choice = find_browser("chromium", headless=True).description
+    assert f"sse-gate: browser chromium: {headless_choice}" in result.stdout.str(), result.stdout.str()[-2000:]
 
 
 def test_two_xdist_workers_share_nothing(pytester: pytest.Pytester) -> None:
