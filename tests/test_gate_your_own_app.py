@@ -83,8 +83,8 @@ def test_the_second_app_known_findings_fail_with_a_first_line_naming_the_defect(
 
 
 def test_the_mutant_check_points_the_gate_at_the_second_app_as_make_test_does() -> None:
-    """Fails if: `e2e/mutants/apps.py` drifts from the Makefile's second-app options (pass 2b would then
-    mutate another app than `make e2e-production-shape` gates)."""
+    """Fails if: `e2e/mutants/apps.py` drifts from the Makefile's second-app options (the mutant check
+    would then mutate another app than `make e2e-production-shape` gates)."""
     from e2e.mutants.apps import mutant_app
 
     match = re.search(r"^PRODUCTION_SHAPE_ARGS = (.*?)\n(?!\t)", (ROOT / "Makefile").read_text(), re.M | re.S)

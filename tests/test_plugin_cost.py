@@ -100,3 +100,23 @@ def test_control_the_audit_sees_a_server_start(pytester: pytest.Pytester, monkey
     baseline = Counter(event for event, _ in run_audited(pytester, monkeypatch)["events"])["socket.bind"]
     assert binds > baseline, audit  # the comparison the test above makes sees a server start
     assert {"starlette", "uvicorn"} <= set(audit["imported"]), audit
+
+
+UNUSED_PLUGINS = ("hypothesispytest", "schemathesis")
+
+
+def test_the_plugins_no_test_uses_stay_off_here_and_in_pytesters_sessions(
+    request: pytest.FixtureRequest, pytester: pytest.Pytester
+) -> None:
+    """Fails if: pyproject's addopts or the root conftest's `pytester` stop turning off the hypothesis
+    and schemathesis plugins (1.4 CPU-s each in every session: controller, xdist workers, pytester's)."""
+    ours = request.config.pluginmanager
+    assert all(ours.is_blocked(name) and not ours.has_plugin(name) for name in UNUSED_PLUGINS), UNUSED_PLUGINS
+    pytester.makepyfile(
+        test_inner=f"""
+        def test_inner(request):
+            manager = request.config.pluginmanager
+            assert all(manager.is_blocked(name) and not manager.has_plugin(name) for name in {UNUSED_PLUGINS!r})
+        """
+    )
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
