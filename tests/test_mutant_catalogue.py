@@ -289,7 +289,7 @@ FAILED e2e/test_x.py::test_flow[chromium-control] - AssertionError
 """
 
 
-def test_a_failing_controls_traceback_is_shown_and_no_kills(tmp_path: Path) -> None:
+def test_a_failing_controls_traceback_is_shown_and_no_kills() -> None:
     """Fails if: a failing control is only named (make test no longer runs the scenarios outside the
     mutant check for the second app), or the kills' sections are printed with it."""
     shown = failure_sections(PYTEST_LOG, ["test_flow[chromium-control]"])
