@@ -1,7 +1,8 @@
 """The records of one test, on both sides of the wire, as plain JSON-serialisable dataclasses.
 
 One clock for everything: every `t` is wall-clock seconds since the epoch, `time.time()` in Python
-and `Date.now() / 1000` in the page. Backend, browser and test run on the same machine, so a frame's
+and `(performance.timeOrigin + performance.now()) / 1000` in the page (Date.now()'s epoch, to 0.1 ms
+rather than whole milliseconds). Backend, browser and test run on the same machine, so a frame's
 send time and the page's dispatch time of that frame can be subtracted directly (a monotonic clock
 would be more robust to clock steps, but the page cannot read Python's monotonic clock).
 """

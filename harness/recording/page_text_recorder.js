@@ -28,7 +28,7 @@
     const key = status + "\u0000" + alert;
     if (key === last) return;
     last = key;
-    const record = { doc: docId, seq: ++seq, t: Date.now() / 1000, url: String(location.href), status, alert };
+    const record = { doc: docId, seq: ++seq, t: (performance.timeOrigin + performance.now()) / 1000, url: String(location.href), status, alert };
     log.push(record);
     const binding = globalThis[config.bindingName];
     if (typeof binding === "function") {
