@@ -8,14 +8,27 @@ import pytest
 
 pytest_plugins = ["harness.plugin", "pytester"]
 
-# The plugins pyproject's addopts turns off (see the comment there), for sessions that do not read it.
-UNUSED_PLUGINS_OFF = "-p no:hypothesispytest -p no:schemathesis"
+
+def plugins_turned_off(config: pytest.Config) -> str:
+    """The `-p no:NAME` pairs of our addopts (pyproject.toml), as one PYTEST_ADDOPTS value."""
+    words: list[str] = config.getini("addopts")
+    pairs = zip(words, words[1:], strict=False)  # each word with the next one
+    return " ".join(f"-p {name}" for flag, name in pairs if flag == "-p" and name.startswith("no:"))
 
 
 @pytest.fixture
-def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """pytester, whose sessions skip the plugins no test uses, as ours do (1.4 CPU-s each): pytester
-    clears PYTEST_ADDOPTS for isolation and its sessions have a rootdir of their own, so neither our
-    environment nor pyproject's addopts reaches them."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS_OFF)
+def child_sessions_skip_our_plugins(pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest sessions this test starts turn off the plugins our addopts turns off (hypothesis's and
+    schemathesis's: 1.4 CPU-s each, used by no test): a session with a rootdir of its own (a
+    throwaway project, pytester's folder) does not read our addopts, but inherits PYTEST_ADDOPTS."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", plugins_turned_off(pytestconfig))
+
+
+@pytest.fixture
+def pytester(
+    pytester: pytest.Pytester, pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """pytester, whose sessions skip our addopts' plugins too: pytester clears PYTEST_ADDOPTS when it
+    starts, so it is set again after (see `child_sessions_skip_our_plugins`)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", plugins_turned_off(pytestconfig))
     return pytester

@@ -26,9 +26,8 @@ SHARDS_SCRIPT = REPO / "scripts" / "shards.py"
 DURATIONS = REPO / ".test_durations"
 E2E_SELECTION = ["e2e", "-m", "not slow", "--browser", "chromium"]
 TIMEOUT_S = 120
-# As the root conftest's `pytester` does: the plugins no test uses (pyproject's addopts), for the
-# sessions run in a throwaway project, which does not read that file.
-UNUSED_PLUGINS_OFF = ("-p", "no:hypothesispytest", "-p", "no:schemathesis")
+# The sessions these tests start, some in a throwaway project, turn off the plugins our addopts does.
+pytestmark = pytest.mark.usefixtures("child_sessions_skip_our_plugins")
 
 
 def workflow_shard_count() -> int:
@@ -39,7 +38,7 @@ def workflow_shard_count() -> int:
 def collected(*args: str, cwd: Path = REPO) -> list[str]:
     """Node ids pytest collects with `args` (a subprocess, as CI's shard would)."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *UNUSED_PLUGINS_OFF, *args],
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -100,7 +99,6 @@ def run_shard(root: Path, shard: str) -> subprocess.CompletedProcess[str]:
             str(root / "none.json"),
             "--",
             "-q",
-            *UNUSED_PLUGINS_OFF,
         ],
         cwd=root,
         capture_output=True,
