@@ -5,8 +5,8 @@
 #   make e2e WORKERS=0        the same, serially
 #   make e2e SHARD=2/3        one CI shard of it (pytest-split, by the committed .test_durations)
 #   make e2e PYTEST_ARGS='-k reconnect --headed'
-#   make test                 everything (tests/ and e2e/, slow ones too), then again on real Redis
-#                             when one answers at REDIS_URL
+#   make test                 everything: tests/ (tests/api on fakeredis and real Redis), the mutant
+#                             check (its control runs the e2e scenarios), the scenarios on real Redis
 #
 # Variables: PYTHON (makes the venv), WORKERS, BROWSER (chromium|firefox|webkit), PYTEST_ARGS,
 # REDIS_URL, REDIS_REQUIRED (non-empty: `make test` fails instead of skipping the real-Redis pass
@@ -82,7 +82,9 @@ E2E_ARGS = e2e -m 'not slow' -n $(WORKERS) --browser $(BROWSER) $(call junit,e2e
 # test exits 0 with a message, the gate's JUnit merge fails when no shard ran any (scripts/shards.py).
 E2E_PASS = $(if $(SHARD),$(BIN)/python scripts/shards.py run --shard '$(SHARD)' --durations $(DURATIONS) --,$(PYTEST)) \
 	$(E2E_ARGS)
-ALL_PASS = $(PYTEST) tests e2e -n $(WORKERS) --browser $(BROWSER) $(call junit,test) $(PYTEST_ARGS)
+# The quick e2e scenarios (marked `scenario` by e2e/conftest.py) are left out: they run in the mutant
+# check as its control, the same scenarios on the same stack, with their tracebacks when one fails.
+ALL_PASS = $(PYTEST) tests e2e -m 'slow or not scenario' -n $(WORKERS) --browser $(BROWSER) $(call junit,test) $(PYTEST_ARGS)
 # The same e2e scenarios against the second app, examples/production_shape (its contract, its gate
 # factory, its client module over the stub page); its known findings are strict expected failures.
 PRODUCTION_SHAPE_ARGS = --gate-contract examples.production_shape.contract:CONTRACT \
@@ -95,8 +97,11 @@ MUTANTS_PASS = $(BIN)/python -m e2e.mutants
 # The Redis URL reaches pytest through the environment (SSE_GATE_REDIS_URL, exported by the recipe
 # before `set -x`), not argv, so that the traced command never shows a password; messages show
 # REDIS_URL_SHOWN, the URL with its password replaced (scripts/redis_reachable.py --redact).
-REDIS_PASS = $(PYTEST) $(REDIS_PASS_PATHS) -m 'not slow' -n $(WORKERS) --browser $(BROWSER) \
+redis_pass = $(PYTEST) $(1) -m 'not slow' -n $(WORKERS) --browser $(BROWSER) \
 	--output test-results/real-redis $(call junit,test-real-redis) $(PYTEST_ARGS)
+REDIS_PASS = $(call redis_pass,$(REDIS_PASS_PATHS))
+# make test's: tests/api's real-Redis runs were in pass 1 (the same URL through the environment).
+REDIS_E2E_PASS = $(call redis_pass,e2e)
 REDIS_URL_SHOWN = $(shell $(BIN)/python scripts/redis_reachable.py --redact '$(REDIS_URL)')
 
 e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 2), headless; SHARD=i/N
@@ -110,14 +115,15 @@ durations: $(BROWSER_READY) ## re-time the e2e suite into .test_durations (for S
 		--durations-path $(DURATIONS) $(PYTEST_ARGS)
 
 # All passes run even when one fails (the real-Redis pass tells whether a failure is Redis-specific);
-# the target fails if any did. The second app's e2e scenarios run once, as the control of its mutant
-# check (the same scenarios, its known findings strict expected failures; a failure is printed with
-# its traceback): a pass of their own before it (`make e2e-production-shape`) repeated them. Both
-# apps' catalogues run at once (python -m e2e.mutants: they mostly wait on timeouts, not the CPU).
+# the target fails if any did. Nothing runs twice on the same stack: each app's quick e2e scenarios
+# run once, as the control of its mutant check (the same scenarios; the second app's known findings
+# strict expected failures; a failure is printed with its traceback), and tests/api's real-Redis
+# runs are in pass 1, so pass 3 adds only the e2e scenarios on the real Redis. Both apps' catalogues
+# run at once (python -m e2e.mutants: they mostly wait on timeouts, not the CPU).
 # The mutant check runs before the real-Redis pass so that pytest's own summary line closes the
 # output. The Redis check comes first so its verdict is printed up front, and it is repeated at the
 # end when the pass was skipped.
-test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the mutant check, then tests/api + e2e on real Redis
+test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the mutant check (the scenarios' control), then e2e on real Redis
 	@status=0; \
 	if redis_error=$$($(BIN)/python scripts/redis_reachable.py '$(REDIS_URL)' 2>&1); then \
 		redis=reachable; \
@@ -128,14 +134,14 @@ test: check $(BROWSER_READY) ## make check, every test incl. slow ones, the muta
 		redis=""; \
 		echo "make test: the real-Redis pass will be SKIPPED: $$redis_error (start redis-server, or set REDIS_URL)"; \
 	fi; \
-	echo "make test: pass 1 - every test in tests/ and e2e/, slow ones included (fakeredis)"; \
-	(set -x; $(ALL_PASS)) || status=$$?; \
+	echo "make test: pass 1 - every test in tests/ (tests/api on fakeredis$${redis:+ and on the real Redis at $(REDIS_URL_SHOWN)}) and e2e/'s slow ones"; \
+	(if [ -n "$$redis" ]; then export SSE_GATE_REDIS_URL='$(REDIS_URL)'; fi; set -x; $(ALL_PASS)) || status=$$?; \
 	echo "make test: pass 2 - the mutant check of both apps at once: every known-broken variant must fail the e2e suite;"; \
 	echo "make test:   drafts_api's catalogue, and examples/production_shape's e2e scenarios (its control) and its generated mutants"; \
 	(set -x; $(MUTANTS_PASS) --app drafts_api --app production_shape) || status=$$?; \
 	if [ -n "$$redis" ]; then \
-		echo "make test: pass 3 - $(REDIS_PASS_PATHS) on the real Redis at $(REDIS_URL_SHOWN)"; \
-		(export SSE_GATE_REDIS_URL='$(REDIS_URL)'; set -x; $(REDIS_PASS)) || status=$$?; \
+		echo "make test: pass 3 - the e2e scenarios on the real Redis at $(REDIS_URL_SHOWN)"; \
+		(export SSE_GATE_REDIS_URL='$(REDIS_URL)'; set -x; $(REDIS_E2E_PASS)) || status=$$?; \
 	else \
 		echo "make test: real-Redis pass SKIPPED: no Redis server answered at $(REDIS_URL_SHOWN)"; \
 	fi; \

@@ -4,6 +4,8 @@ Installed (`pip install -e .`), the `pytest11` entry point named `harness.plugin
 and this line is a no-op: pytest skips a plugin name that is already registered.
 """
 
+import os
+
 import pytest
 
 pytest_plugins = ["harness.plugin", "pytester"]
@@ -29,6 +31,12 @@ def pytester(
     pytester: pytest.Pytester, pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
 ) -> pytest.Pytester:
     """pytester, whose sessions skip our addopts' plugins too: pytester clears PYTEST_ADDOPTS when it
-    starts, so it is set again after (see `child_sessions_skip_our_plugins`)."""
+    starts, so it is set again after (see `child_sessions_skip_our_plugins`).
+
+    Its sessions get no SSE_GATE_* variable of ours either: `make test` exports SSE_GATE_REDIS_URL for
+    tests/api's real-Redis runs, and a child session would read it as its own `--redis-url` (the
+    wheel test's user environment drops them for the same reason). A test that wants one sets it."""
     monkeypatch.setenv("PYTEST_ADDOPTS", plugins_turned_off(pytestconfig))
+    for name in [name for name in os.environ if name.startswith("SSE_GATE_")]:
+        monkeypatch.delenv(name)
     return pytester

@@ -7,12 +7,23 @@ timings), so the same scenarios gate drafts_api and any app with a contract (`--
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
 from harness.contract import AppContract
 from harness.pages import EditorPage, NewDraftPage
+
+_SCENARIOS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks every test under e2e/ `scenario`: `make test`'s first pass runs `-m 'slow or not scenario'`,
+    because the quick scenarios run in its mutant check as the control (a second run repeated them)."""
+    for item in items:
+        if item.path.is_relative_to(_SCENARIOS_DIR):
+            item.add_marker(pytest.mark.scenario)
 
 
 @pytest.fixture

@@ -69,6 +69,23 @@ def test_header_names_the_browser_and_the_redis(pytester: pytest.Pytester) -> No
     result.stdout.no_fnmatch_line("sse-gate: browser chromium: *")  # no browser launched, none probed
 
 
+@pytest.fixture
+def outer_redis_url(monkeypatch: pytest.MonkeyPatch) -> str:
+    """SSE_GATE_REDIS_URL set in this process, as `make test` sets it for tests/api's real-Redis runs."""
+    url = "redis://127.0.0.1:9/0"
+    monkeypatch.setenv("SSE_GATE_REDIS_URL", url)
+    return url
+
+
+def test_pytesters_sessions_do_not_inherit_the_outer_redis_url(outer_redis_url: str, pytester: pytest.Pytester) -> None:
+    """Fails if: a pytester session reads the SSE_GATE_REDIS_URL of the run that started it (the root
+    conftest's `pytester` drops it), so that every plugin test here would run on that Redis."""
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest_subprocess()
+    result.stdout.fnmatch_lines(["sse-gate: redis: fakeredis; backend: drafts_api.app:create_app"])
+    result.stdout.no_fnmatch_line(f"*{outer_redis_url}*")
+
+
 def test_public_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     """Fails if: a public fixture has no docstring (pytest --fixtures shows 'no docstring available')."""
     result = pytester.runpytest_subprocess("--fixtures")
@@ -315,6 +332,33 @@ def test_a_route_handler_that_raises_still_gets_the_evidence_reported(pytester: 
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*[[]sse-gate[]] *", "*sse-gate evidence*", "files: *"])
+    result.stdout.no_fnmatch_line("*could not collect the evidence*")
+
+
+def test_a_route_handler_error_still_pending_when_the_test_fails_does_not_cost_the_evidence(
+    pytester: pytest.Pytester,
+) -> None:
+    """Fails if: the error of a test's `page.route` handler that Playwright has not raised yet (it
+    raises it from the next API call, whichever that is) comes out of the evidence collection's first
+    call and loses the diagnosis. The page asks for the routed URL while the test waits, so the
+    handler raises after the test's last call was sent; under load the Generate POST did the same."""
+    pytester.makepyfile(
+        test_it="""
+        def test_it(gate_new_draft, gate_page):
+            def handle(route):
+                raise RuntimeError("handler broke")
+
+            gate_page.route("**/late", handle)
+            gate_new_draft.generate()
+            gate_page.evaluate("setTimeout(() => fetch('/late').catch(() => {}), 50)")
+            gate_page.wait_for_timeout(500)
+            assert False, "the test's own failure"
+    """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: the test's own failure*", "*sse-gate evidence*", "files: *"])
+    result.stdout.fnmatch_lines(["*Error occurred in event listener*"])  # the handler did raise
     result.stdout.no_fnmatch_line("*could not collect the evidence*")
 
 

@@ -98,7 +98,9 @@ class EventSourceRecorder:
         """The log so far; with `page`, first merge its current document's records (never raises)."""
         if page is not None and not page.is_closed():
             try:
-                in_page = page.evaluate(f"() => Array.from(globalThis[{json.dumps(LOG_NAME)}] || [])")
+                in_page = evaluate_past_listener_errors(
+                    page, f"() => Array.from(globalThis[{json.dumps(LOG_NAME)}] || [])"
+                )
             except PlaywrightError:
                 in_page = []  # navigating or closed: the binding has delivered what there was
             self._receive(None, in_page)
@@ -312,7 +314,30 @@ def read_page_messages(
         return [location.href, text(statusSelector), text(alertSelector)];
     }"""
     try:
-        url, status, alert = page.evaluate(script, [status_selector, alert_selector])
+        url, status, alert = evaluate_past_listener_errors(page, script, [status_selector, alert_selector])
     except PlaywrightError:
         return PageMessages(url=page.url)
     return PageMessages(url=str(url), status_text=str(status), alert_text=str(alert))
+
+
+# A test's listeners raise one error at a time (Playwright keeps the last one), so a few calls pass them.
+_LISTENER_ERRORS_PASSED = 3
+
+
+def evaluate_past_listener_errors(page: Page, script: str, arg: Any = None) -> Any:
+    """`page.evaluate` for the evidence, made again when a test's own event listener's error comes out of it.
+
+    Playwright's sync API raises the error of an event listener (a test's `page.route` handler that
+    raised) from the next API call, before sending that call, whichever call it is. At failure time
+    that call is often the collector's: the listener's error is in the test's log already (Playwright
+    logs it), and raising it here would lose the evidence of the test's own failure, so the call is
+    made again. A PlaywrightError (the page closed or navigating) is the caller's to handle.
+    """
+    for _ in range(_LISTENER_ERRORS_PASSED):
+        try:
+            return page.evaluate(script, arg)
+        except PlaywrightError:
+            raise
+        except Exception:  # a listener's error, of any type: see the docstring
+            continue
+    return page.evaluate(script, arg)
