@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from pathlib import Path
@@ -15,7 +14,7 @@ import redis.asyncio
 from examples.production_shape.contract import CONTRACT as PRODUCTION_SHAPE
 from harness.contract import DRAFTS_API, ContractSpecError, FormField, load_contract, write_path
 from harness.scripting import GenerationReleased, ScriptedCrash, ScriptedGenerationError, TaskStateScripter
-from harness.servers import STUB_FRONTEND_DIR, FrontendConfig, LiveServer, ResetHooks, frontend_app
+from harness.servers import STUB_FRONTEND_DIR, BackgroundLoop, FrontendConfig, LiveServer, ResetHooks, frontend_app
 from harness.state import FAKE_REDIS_HOST, FakeRedisProvider, route_fake_url
 
 # --- the contract -----------------------------------------------------------------------------------
@@ -78,7 +77,7 @@ def test_load_contract_names_what_is_wrong() -> None:
 # --- Redis for any client ---------------------------------------------------------------------------
 
 
-def test_fake_url_reaches_the_worker_fakeredis_however_the_client_is_built() -> None:
+def test_fake_url_reaches_the_worker_fakeredis_however_the_client_is_built(own_loop: BackgroundLoop) -> None:
     """Fails if: a sync, async or pool-built client of the gate's URL misses the worker's FakeServer."""
     provider = FakeRedisProvider(worker_index=2)
     assert FAKE_REDIS_HOST in provider.url and provider.url.endswith("/2")
@@ -97,7 +96,7 @@ def test_fake_url_reaches_the_worker_fakeredis_however_the_client_is_built() -> 
             finally:
                 await client.aclose()
 
-        assert asyncio.run(read()) == b"v"
+        assert own_loop.run(read(), timeout=10) == b"v"
     assert provider.sync_client().get("k") == b"v"
 
 

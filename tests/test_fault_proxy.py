@@ -51,7 +51,7 @@ from harness.proxy import (
     ProxiedRequest,
     ResponseHead,
 )
-from harness.servers import LiveServer
+from harness.servers import BackgroundLoop, LiveServer
 from harness.sse import SSEDecoder, SSEEvent
 
 WAIT_S = 3.0  # bound for things that should happen at once on loopback
@@ -518,7 +518,7 @@ async def _cut_output(fault: CutAfterEvents, data: bytes, piece_size: int) -> tu
 
 
 @pytest.mark.parametrize("piece_size", [1, 1 << 20], ids=["byte_by_byte", "whole"])
-def test_event_cut_matches_browser_dispatch(piece_size: int) -> None:
+def test_event_cut_matches_browser_dispatch(piece_size: int, own_loop: BackgroundLoop) -> None:
     """Fails for an event counter that differs from EventSource on any browser parsing vector (BOM,
     CR-only endings, comments, `data` without colon, unterminated last event...): CutAfterEvents(n)
     must let exactly the first n dispatched events through and cut right after the n-th, and must
@@ -528,7 +528,7 @@ def test_event_cut_matches_browser_dispatch(piece_size: int) -> None:
         data = base64.b64decode(vector["input_base64"])
         expected = len(vector["expected"])
         for n in range(1, expected + 2):
-            out, cut = asyncio.run(_cut_output(CutAfterEvents(n), data, piece_size))
+            out, cut = own_loop.run(_cut_output(CutAfterEvents(n), data, piece_size), timeout=10)
             seen = [o for o in SSEDecoder().feed(out) if isinstance(o, SSEEvent)]
             want = (min(n, expected), n <= expected)
             if (len(seen), cut) != want:

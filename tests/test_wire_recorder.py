@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +17,7 @@ from starlette.routing import Route
 
 from harness.evidence import HttpExchange, WireStream
 from harness.recording import WireLog, WireRecorder
-from harness.servers import LiveServer
+from harness.servers import BackgroundLoop, LiveServer
 
 WAIT_S = 5.0
 
@@ -254,7 +253,7 @@ def test_wait_for_times_out_with_false(wire_log: WireLog) -> None:
     assert time.monotonic() - started < 2.0
 
 
-def test_non_http_scopes_pass_through(wire_log: WireLog) -> None:
+def test_non_http_scopes_pass_through(wire_log: WireLog, own_loop: BackgroundLoop) -> None:
     seen: list[str] = []
 
     async def app(scope: dict[str, Any], receive: object, send: object) -> None:
@@ -263,8 +262,5 @@ def test_non_http_scopes_pass_through(wire_log: WireLog) -> None:
     async def lifespan_call() -> None:
         await WireRecorder(app, wire_log)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
 
-    # In its own thread: under pytest-xdist, a Playwright test run earlier in this worker leaves the
-    # sync API's event loop registered as running in this thread, and anyio.run would refuse.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(anyio.run, lifespan_call).result(timeout=10)
+    own_loop.run(lifespan_call(), timeout=10)
     assert seen == ["lifespan"] and wire_log.since() == ([], [])

@@ -10,6 +10,7 @@ from redis.asyncio import BlockingConnectionPool
 
 from drafts_api.redis_pool import pool_exhausted, redis_client
 from drafts_api.settings import Settings
+from harness.servers import BackgroundLoop
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -24,7 +25,7 @@ def test_the_client_is_on_a_bounded_blocking_pool(redis_url: str | None) -> None
     assert (pool.max_connections, pool.timeout) == (7, 3.5)
 
 
-def test_far_more_concurrent_commands_than_connections_all_succeed() -> None:
+def test_far_more_concurrent_commands_than_connections_all_succeed(own_loop: BackgroundLoop) -> None:
     """fails if: a command finding every connection busy fails instead of waiting for one."""
 
     async def run() -> list[object]:
@@ -35,11 +36,11 @@ def test_far_more_concurrent_commands_than_connections_all_succeed() -> None:
         finally:
             await client.aclose()
 
-    results = asyncio.run(run())
+    results = own_loop.run(run(), timeout=30)
     assert results == [b"value"] * 2000, {type(r).__name__ for r in results}
 
 
-def test_a_busy_pool_is_not_an_outage() -> None:
+def test_a_busy_pool_is_not_an_outage(own_loop: BackgroundLoop) -> None:
     """fails if: the pool's wait timing out, or `MaxConnectionsError`, reads as "Redis is down"."""
 
     async def exhausted() -> BaseException:
@@ -54,7 +55,7 @@ def test_a_busy_pool_is_not_an_outage() -> None:
             await client.aclose()
         raise AssertionError("a command got a connection from an exhausted pool")
 
-    assert pool_exhausted(asyncio.run(exhausted()))
+    assert pool_exhausted(own_loop.run(exhausted(), timeout=10))
     assert pool_exhausted(redis.MaxConnectionsError("Too many connections"))
     assert not pool_exhausted(redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused."))
     assert not pool_exhausted(redis.TimeoutError("Timeout reading from 127.0.0.1:6379"))
