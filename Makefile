@@ -8,7 +8,7 @@
 #   make test                 everything: tests/ (tests/api on fakeredis and real Redis), the mutant
 #                             check (its control runs the e2e scenarios), the scenarios on real Redis
 #
-# Variables: PYTHON (makes the venv), WORKERS, BROWSER (chromium|firefox|webkit), PYTEST_ARGS,
+# Variables: PYTHON (makes the venv), WORKERS, TEST_WORKERS (make test's first pass), BROWSER (chromium|firefox|webkit), PYTEST_ARGS,
 # REDIS_URL, REDIS_REQUIRED (non-empty: `make test` fails instead of skipping the real-Redis pass
 # when no Redis answers; .ci/run and GitHub set it), JUNIT_DIR (write JUnit XML there), SERVE_ARGS,
 # SHARD (INDEX/COUNT: `make e2e` runs that shard only).
@@ -21,6 +21,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 WORKERS ?= 2
+# make test's first pass: tests/ mostly waits (subprocess sessions, servers, timeouts), so it keeps
+# more workers than cores busy (measured on 2 cores: 104-112 s at -n 4, 125-131 s at -n 2).
+TEST_WORKERS ?= 4
 BROWSER ?= chromium
 PYTEST_ARGS ?=
 SERVE_ARGS ?=
@@ -84,7 +87,8 @@ E2E_PASS = $(if $(SHARD),$(BIN)/python scripts/shards.py run --shard '$(SHARD)' 
 	$(E2E_ARGS)
 # The quick e2e scenarios (marked `scenario` by e2e/conftest.py) are left out: they run in the mutant
 # check as its control, the same scenarios on the same stack, with their tracebacks when one fails.
-ALL_PASS = $(PYTEST) tests e2e -m 'slow or not scenario' -n $(WORKERS) --browser $(BROWSER) $(call junit,test) $(PYTEST_ARGS)
+FIRST_PASS_SELECTION = tests e2e -m 'slow or not scenario'
+ALL_PASS = $(PYTEST) $(FIRST_PASS_SELECTION) -n $(TEST_WORKERS) --browser $(BROWSER) $(call junit,test) $(PYTEST_ARGS)
 # The same e2e scenarios against the second app, examples/production_shape (its contract, its gate
 # factory, its client module over the stub page); its known findings are strict expected failures.
 PRODUCTION_SHAPE_ARGS = --gate-contract examples.production_shape.contract:CONTRACT \
@@ -110,9 +114,12 @@ e2e: $(BROWSER_READY) ## the gate: pytest e2e -m "not slow" -n WORKERS (default 
 # The durations pytest-split shards by: the gate's suite run serially (under pytest-xdist every
 # worker would write the file too, racing the controller), all tests re-timed (--clean-durations).
 # CI refreshes it on a schedule (.github/workflows/durations.yml); commit the result.
-durations: $(BROWSER_READY) ## re-time the e2e suite into .test_durations (for SHARD=)
+# The second file orders `make test`'s first pass: its long tests start first (the root conftest).
+durations: $(BROWSER_READY) ## re-time the e2e suite into .test_durations (for SHARD=), make test's first pass into tests/.test_durations
 	$(PYTEST) e2e -m 'not slow' -n 0 --browser $(BROWSER) --store-durations --clean-durations \
 		--durations-path $(DURATIONS) $(PYTEST_ARGS)
+	$(PYTEST) $(FIRST_PASS_SELECTION) -n 0 --browser $(BROWSER) --store-durations --clean-durations \
+		--durations-path tests/.test_durations $(PYTEST_ARGS)
 
 # All passes run even when one fails (the real-Redis pass tells whether a failure is Redis-specific);
 # the target fails if any did. Nothing runs twice on the same stack: each app's quick e2e scenarios

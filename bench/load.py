@@ -36,6 +36,7 @@ if str(REPO) not in sys.path:  # run as `python bench/load.py` too
     sys.path.insert(0, str(REPO))
 
 from drafts_api.protocol import generate_path, stream_path  # noqa: E402
+from harness.servers import BackgroundLoop  # noqa: E402
 from harness.sse import SSEDecoder, SSEEvent  # noqa: E402
 
 DEFAULT_STREAMS: Final = 500
@@ -279,9 +280,13 @@ def measure(
 ) -> LoadResult:
     key_prefix = f"load:{os.getpid()}:{time.monotonic_ns()}:"
     with api_process(redis_url, key_prefix, unbounded_pool=unbounded_pool) as (url, pid):
-        result = asyncio.run(
-            run_load(url, pid, streams=streams, posts=posts, redis=redis_url or "fakeredis", timeout=timeout)
-        )
+        # A loop of its own in a thread, not asyncio.run: the API tests call this on a pytest-xdist
+        # worker where an earlier Playwright test left its event loop running in the main thread.
+        with BackgroundLoop("bench.load") as loop:
+            result = loop.run(
+                run_load(url, pid, streams=streams, posts=posts, redis=redis_url or "fakeredis", timeout=timeout),
+                timeout=2 * timeout + 30,
+            )
     if redis_url:
         import redis
 

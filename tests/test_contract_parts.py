@@ -100,15 +100,26 @@ def test_fake_url_reaches_the_worker_fakeredis_however_the_client_is_built(own_l
     assert provider.sync_client().get("k") == b"v"
 
 
+def _url_builders() -> tuple[object, object]:
+    """redis-py's `from_url` class attributes, sync and async, as the routing replaces them."""
+    return redis.ConnectionPool.__dict__["from_url"], redis.asyncio.ConnectionPool.__dict__["from_url"]
+
+
 def test_routing_leaves_other_urls_and_ends_with_its_block() -> None:
-    """Fails if: the routing leaks: another URL (tests/api's real Redis) or any URL after the block
-    gets fakeredis."""
+    """Fails if: the routing leaks: another URL (tests/api's real Redis) gets fakeredis, or the
+    routing outlives its block. Checked by identity, not by connecting to the fake URL after it: on a
+    pytest-xdist worker where a gate test ran earlier, that session's backend routes its own fake URL
+    for the whole session (correctly), and the URL connects."""
     provider = FakeRedisProvider()
+    before = _url_builders()
     with route_fake_url(provider):
         other = redis.ConnectionPool.from_url("redis://127.0.0.1:1/0")
         assert type(other) is redis.ConnectionPool and other.connection_kwargs["port"] == 1
-    with pytest.raises(redis.ConnectionError):
-        redis.from_url(provider.url, socket_connect_timeout=0.5).ping()  # `.invalid` never resolves
+        assert _url_builders()[0] is not before[0] and _url_builders()[1] is not before[1]  # routing
+        fake = redis.ConnectionPool.from_url(provider.url)
+        assert fake.connection_class.__module__.startswith("fakeredis"), fake  # the block's own URL
+    after = _url_builders()
+    assert after[0] is before[0] and after[1] is before[1], (before, after)
 
 
 def test_reset_hooks_run_in_order_each_time() -> None:

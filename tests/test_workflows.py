@@ -269,14 +269,20 @@ def test_durations_are_refreshed_by_a_scheduled_full_run_and_uploaded() -> None:
     workflow = load_workflow(WORKFLOWS / "durations.yml")
     steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
     run_steps = " ".join(step.get("run", "") for step in steps)
-    uploads = [s["with"]["path"] for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    uploads = [
+        path
+        for s in steps
+        if str(s.get("uses", "")).startswith("actions/upload-artifact@")
+        for path in str(s["with"]["path"]).split()
+    ]
     durations_target = re.search(r"^durations:.*?(?=^\S)", (REPO / "Makefile").read_text(), re.DOTALL | re.MULTILINE)
 
     assert workflow["on"]["schedule"][0]["cron"], workflow["on"]
     assert "make durations" in run_steps, run_steps
     assert durations_target and "--store-durations" in durations_target.group(0), durations_target
     assert "-n 0" in durations_target.group(0), "under xdist every worker would write the durations file"
-    assert ".test_durations" in uploads, uploads
+    assert ".test_durations" in uploads and "tests/.test_durations" in uploads, uploads
+    assert durations_target.group(0).count("--store-durations") == 2, "both files are re-timed"
 
 
 def test_the_kill_order_is_refreshed_for_both_apps_by_the_scheduled_run_and_uploaded() -> None:

@@ -14,6 +14,8 @@ from harness.state import RealRedisProvider
 
 pytestmark = pytest.mark.timeout(30)
 
+UNUSED_WORKER_INDEX = 12  # db 13
+
 
 def test_two_sessions_get_two_databases_and_flush_only_their_own(real_redis_url: str) -> None:
     """fails if: the database is chosen by the worker index alone (both sessions' gw0 share one)."""
@@ -31,10 +33,12 @@ def test_two_sessions_get_two_databases_and_flush_only_their_own(real_redis_url:
 
 def test_a_closed_session_frees_its_database(real_redis_url: str) -> None:
     """fails if: a lease outlives the session that held it (15 sessions would exhaust the server)."""
-    first = RealRedisProvider(real_redis_url, worker_index=0)
+    # A worker index no session of this run uses (they lease from db 1 + their index up): another
+    # session's lease taken between the close and the new lease would read as a leaked one.
+    first = RealRedisProvider(real_redis_url, worker_index=UNUSED_WORKER_INDEX)
     url = first.url
     first.close()
-    again = RealRedisProvider(real_redis_url, worker_index=0)
+    again = RealRedisProvider(real_redis_url, worker_index=UNUSED_WORKER_INDEX)
     try:
         assert again.url == url, f"the freed database was not reused: {url} then {again.url}"
     finally:
