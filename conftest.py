@@ -6,29 +6,37 @@ and this line is a no-op: pytest skips a plugin name that is already registered.
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["harness.plugin", "pytester"]
 
-# Per-test seconds of `make test`'s first pass (pytest-split's format), written by `make durations`.
-FIRST_PASS_DURATIONS = Path(__file__).parent / "tests" / ".test_durations"
 # A test this long (or longer) starts before the rest. Under it, collection order is kept, so that
 # module-scoped fixtures (a backend per module) are set up once.
 STARTS_FIRST_S = 2.0
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "first_pass_durations",
+        "per-test seconds (pytest-split's format) by which the long tests start first; empty: collection order",
+        default="",
+    )
+
+
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The long tests first, longest first: a few tests take 10-40 s each (the wheel, Schemathesis,
     pytester runs of a second app), and pytest-xdist hands tests out in collection order, so one
     collected late kept a worker busy alone for its whole length at the end (a first pass of 108 s at
     -n 4, where the work spread evenly fits in ~85 s). Our addopts' `--maxschedchunk=1` makes xdist
     hand them out one at a time (its default gives the first worker a quarter of its share at once:
     every long test). pytest-xdist has no slowest-first option (pytest-dev/pytest-xdist#657)."""
+    setting = str(config.getini("first_pass_durations"))
+    if not setting:
+        return
     try:
-        durations: dict[str, float] = json.loads(FIRST_PASS_DURATIONS.read_text(encoding="utf-8"))
+        durations: dict[str, float] = json.loads((config.rootpath / setting).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return  # no file or a broken one: only the order is lost
     long = [item for item in items if durations.get(item.nodeid, 0.0) >= STARTS_FIRST_S]
