@@ -98,7 +98,7 @@ class EventSourceRecorder:
         """The log so far; with `page`, first merge its current document's records (never raises)."""
         if page is not None and not page.is_closed():
             try:
-                in_page = evaluate_past_listener_errors(
+                in_page = _evaluate_past_listener_errors(
                     page, f"() => Array.from(globalThis[{json.dumps(LOG_NAME)}] || [])"
                 )
             except PlaywrightError:
@@ -314,7 +314,7 @@ def read_page_messages(
         return [location.href, text(statusSelector), text(alertSelector)];
     }"""
     try:
-        url, status, alert = evaluate_past_listener_errors(page, script, [status_selector, alert_selector])
+        url, status, alert = _evaluate_past_listener_errors(page, script, [status_selector, alert_selector])
     except PlaywrightError:
         return PageMessages(url=page.url)
     return PageMessages(url=str(url), status_text=str(status), alert_text=str(alert))
@@ -324,7 +324,7 @@ def read_page_messages(
 _LISTENER_ERRORS_PASSED = 3
 
 
-def evaluate_past_listener_errors(page: Page, script: str, arg: Any = None) -> Any:
+def _evaluate_past_listener_errors(page: Page, script: str, arg: Any = None) -> Any:
     """`page.evaluate` for the evidence, made again when a test's own event listener's error comes out of it.
 
     Playwright's sync API raises the error of an event listener (a test's `page.route` handler that
