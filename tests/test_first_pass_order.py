@@ -45,3 +45,14 @@ def test_the_durations_file_times_the_current_first_pass() -> None:
     order = collected(*first_pass_selection(), "--browser", "chromium")
     timed = [test for test in order if test in durations]
     assert len(timed) >= 0.8 * len(order), f"{len(timed)} of {len(order)} tests timed: run `make durations`"
+
+
+def test_the_first_pass_leaves_exactly_the_quick_scenarios_to_the_mutant_checks_control() -> None:
+    """Fails if: pass 1 runs a quick e2e scenario again (e2e/conftest.py's `scenario` mark missing) or
+    leaves out an e2e test that the control (`e2e -m 'not slow'`, e2e/mutants/__main__.py) does not run."""
+    first_pass = set(collected(*first_pass_selection(), "--browser", "chromium"))
+    control = set(collected("e2e", "-m", "not slow", "--browser", "chromium"))
+    every_e2e_test = set(collected("e2e", "--browser", "chromium"))
+
+    assert control and not first_pass & control, sorted(first_pass & control)[:5]
+    assert every_e2e_test <= first_pass | control, sorted(every_e2e_test - first_pass - control)
